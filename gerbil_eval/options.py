@@ -1,0 +1,184 @@
+"""Every command-line option of the pytest plugin, in one place.
+
+The option names are a user-facing contract (see the README); features that
+live in other modules read them from :class:`RunOptions`, never from pytest's
+config directly, so they can be called and tested without pytest.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import GerbilEvalError
+
+#: Ollama's OpenAI-compatible endpoint: the default when nothing else is given.
+DEFAULT_BASE_URL = "http://localhost:11434/v1"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model to evaluate: its name as the endpoint knows it, and the endpoint."""
+
+    name: str
+    base_url: str
+    role: str = "candidate"  # "candidate" (--model) or "baseline" (--baseline)
+
+    @property
+    def label(self) -> str:
+        """The name used in item ids and reports."""
+        return self.name
+
+
+def parse_model_spec(text: str, default_base_url: str, role: str = "candidate") -> ModelSpec:
+    """Parse ``NAME`` or ``NAME@URL`` (the URL is an OpenAI-compatible base URL)."""
+    name, sep, url = text.partition("@")
+    name = name.strip()
+    if not name or (sep and not url.strip()):
+        raise GerbilEvalError(f"--{'baseline' if role == 'baseline' else 'model'} {text!r}: expected NAME or NAME@URL")
+    if sep and not url.startswith(("http://", "https://")):
+        raise GerbilEvalError(f"--model {text!r}: the URL after @ must start with http:// or https://")
+    return ModelSpec(name=name, base_url=(url.strip() if sep else default_base_url).rstrip("/"), role=role)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The parsed options of one evaluation run (pytest or programmatic)."""
+
+    models: tuple[ModelSpec, ...] = ()
+    baselines: tuple[ModelSpec, ...] = ()
+    base_url: str = DEFAULT_BASE_URL
+    api_key: str | None = field(default=None, repr=False)  # never written anywhere
+    cases: tuple[Path, ...] = (Path("cases"),)
+    samples: int = 1
+    temperature: float = 0.0
+    max_tokens: int | None = None
+    seed: int | None = None
+    timeout: float = 120.0
+    retries: int = 4
+    concurrency: int = 8
+    report_dir: Path = Path("reports")
+    replay: Path | None = None
+    no_cache: bool = False
+    min_score: float | None = None
+    min_pass_rate: float | None = None
+    max_regression: float | None = None
+    require_better: bool = False
+    compare_to: Path | None = None
+    report_screenshot: bool = False
+    serve: Path | None = None
+    serve_lora: Path | None = None
+    serve_alias: str | None = None
+    train_data: Path | None = None
+    seen_threshold: float = 0.85
+
+    @property
+    def all_models(self) -> tuple[ModelSpec, ...]:
+        """Candidates first, then baselines."""
+        return self.models + self.baselines
+
+    @property
+    def active(self) -> bool:
+        """True when the plugin should collect and run cases at all."""
+        return bool(self.models or self.baselines or self.replay or self.serve)
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value or None
+
+
+def add_options(parser: Any) -> None:
+    """Register the plugin's options on a pytest ``Parser``."""
+    g = parser.getgroup("gerbil-eval", "gerbil-eval: run YAML cases against an OpenAI-compatible endpoint")
+    add = g.addoption
+    add("--model", action="append", default=[], metavar="NAME[@URL]",
+        help="model to evaluate (repeatable). NAME@URL targets another OpenAI-compatible endpoint. "
+             "Without --model/--baseline/--replay/--serve no case is collected.")
+    add("--baseline", action="append", default=[], metavar="NAME[@URL]",
+        help="reference model run on the same cases in the same run; reported and compared, never fails the run (repeatable)")
+    add("--base-url", default=None, metavar="URL",
+        help=f"OpenAI-compatible base URL (default: $OPENAI_BASE_URL, else Ollama's {DEFAULT_BASE_URL})")
+    add("--api-key", default=None, metavar="KEY",
+        help="API key (default: $OPENAI_API_KEY). Never written to any file.")
+    add("--cases", action="append", default=[], metavar="PATH",
+        help="case file or folder (repeatable; default: cases/)")
+    add("--samples", type=int, default=1, metavar="N", help="answers per case and model (default 1); with N>1 pass@k is reported")
+    add("--temperature", type=float, default=0.0, help="sampling temperature (default 0)")
+    add("--max-tokens", type=int, default=None, metavar="N", help="max output tokens per answer (default: endpoint's)")
+    add("--seed", type=int, default=None, help="sampling seed sent to the endpoint (where supported)")
+    add("--timeout", type=float, default=120.0, metavar="SECONDS", help="per-request timeout (default 120)")
+    add("--retries", type=int, default=4, metavar="N",
+        help="retries on 429/5xx/timeouts/connection errors, exponential backoff with jitter, honouring Retry-After (default 4)")
+    add("--concurrency", type=int, default=8, metavar="N", help="requests in flight at once (default 8)")
+    add("--report-dir", default="reports", metavar="DIR", help="where run folders are written (default reports/)")
+    add("--replay", default=None, metavar="FILE",
+        help='score recorded answers with no network: JSONL of {"model","case_id","sample","content"} (a responses.jsonl works)')
+    add("--no-cache", action="store_true", default=False, help="ignore and do not fill the on-disk response cache")
+    add("--min-score", type=float, default=None, metavar="X", help="gate: fail (exit 1) if any --model's mean score < X")
+    add("--min-pass-rate", type=float, default=None, metavar="X", help="gate: fail (exit 1) if any --model's pass rate < X")
+    add("--max-regression", type=float, default=None, metavar="X",
+        help="gate: fail if a --model's mean score is more than X below the baseline (or --compare-to run)")
+    add("--require-better", action="store_true", default=False,
+        help="gate: fail unless the 95%% CI of the score delta vs the baseline (or --compare-to run) is above 0")
+    add("--compare-to", default=None, metavar="RUN", help="compare against an earlier run (run folder or results.json)")
+    add("--report-screenshot", action="store_true", default=False,
+        help="also save report.png, a headless-Chromium screenshot of report.html")
+    add("--serve", default=None, metavar="GGUF",
+        help="start a local llama.cpp server on this GGUF for the run and evaluate it (needs the [local] extra)")
+    add("--serve-lora", default=None, metavar="ADAPTER.gguf", help="LoRA adapter (GGUF) applied by the --serve server")
+    add("--serve-alias", default=None, metavar="NAME", help="model name of the --serve server (default: the GGUF's stem)")
+    add("--train-data", default=None, metavar="FILE",
+        help="training JSONL: mark each case seen/unseen (nearest training example above the threshold) and report both groups")
+    add("--seen-threshold", type=float, default=0.85, metavar="X",
+        help="similarity in [0,1] above which a case counts as seen in --train-data (default 0.85)")
+
+
+def options_from_config(config: Any) -> RunOptions:
+    """Build :class:`RunOptions` from a pytest ``Config``; raises GerbilEvalError on bad values."""
+    get = config.getoption
+    base_url = (get("--base-url") or _env("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    models = tuple(parse_model_spec(m, base_url) for m in get("--model"))
+    baselines = tuple(parse_model_spec(m, base_url, role="baseline") for m in get("--baseline"))
+    for name in ("--samples", "--concurrency"):
+        if get(name) < 1:
+            raise GerbilEvalError(f"{name} must be at least 1, got {get(name)}")
+    if get("--retries") < 0:
+        raise GerbilEvalError(f"--retries must be 0 or more, got {get('--retries')}")
+    if get("--timeout") <= 0:
+        raise GerbilEvalError(f"--timeout must be positive, got {get('--timeout')}")
+    for name in ("--min-score", "--min-pass-rate", "--seen-threshold"):
+        v = get(name)
+        if v is not None and not 0.0 <= v <= 1.0:
+            raise GerbilEvalError(f"{name} must be between 0 and 1, got {v}")
+    opt_path = lambda name: Path(get(name)) if get(name) else None  # noqa: E731
+    return RunOptions(
+        models=models,
+        baselines=baselines,
+        base_url=base_url,
+        api_key=get("--api-key") or _env("OPENAI_API_KEY"),
+        cases=tuple(Path(p) for p in get("--cases")) or (Path("cases"),),
+        samples=get("--samples"),
+        temperature=get("--temperature"),
+        max_tokens=get("--max-tokens"),
+        seed=get("--seed"),
+        timeout=get("--timeout"),
+        retries=get("--retries"),
+        concurrency=get("--concurrency"),
+        report_dir=Path(get("--report-dir")),
+        replay=opt_path("--replay"),
+        no_cache=get("--no-cache"),
+        min_score=get("--min-score"),
+        min_pass_rate=get("--min-pass-rate"),
+        max_regression=get("--max-regression"),
+        require_better=get("--require-better"),
+        compare_to=opt_path("--compare-to"),
+        report_screenshot=get("--report-screenshot"),
+        serve=opt_path("--serve"),
+        serve_lora=opt_path("--serve-lora"),
+        serve_alias=get("--serve-alias"),
+        train_data=opt_path("--train-data"),
+        seen_threshold=get("--seen-threshold"),
+    )
