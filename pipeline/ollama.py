@@ -1,0 +1,141 @@
+"""Creating an Ollama model from a base model and a GGUF LoRA adapter.
+
+Through the ``ollama`` CLI when it is installed, else through the server's HTTP
+API (upload the adapter as a blob, then ``/api/create``). Before that the
+server's version is checked: Ollama applies GGUF adapters through llama-server
+from v0.30.0, the new Go engine refused adapters ("loras are not yet
+implemented") before that when enabled, and from v0.34.1 the ADAPTER directive is
+reported to be rejected at create time (see docs/pipeline.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from gerbil_eval.errors import GerbilEvalError
+from gerbil_eval.fileio import write_text_atomic
+
+DEFAULT_HOST = "http://localhost:11434"
+#: The Qwen2.5 (ChatML) chat template in Ollama's Go template syntax.
+QWEN25_TEMPLATE = """{{- if .System }}<|im_start|>system
+{{ .System }}<|im_end|>
+{{ end }}{{- range .Messages }}<|im_start|>{{ .Role }}
+{{ .Content }}<|im_end|>
+{{ end }}<|im_start|>assistant
+"""
+QWEN25_STOPS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")
+#: Versions reported to reject ADAPTER at `ollama create` (third-party report, unverified in source).
+ADAPTER_REJECTED_FROM = (0, 34, 1)
+
+
+@dataclass(frozen=True)
+class OllamaModel:
+    """What to create: the model name, its base, the adapter file and the context length."""
+
+    name: str
+    base: str
+    adapter: Path
+    num_ctx: int = 32768
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """``"0.33.0-rc2"`` -> ``(0, 33, 0)``."""
+    core = text.strip().lstrip("v").split("-")[0].split("+")[0]
+    try:
+        return tuple(int(p) for p in core.split("."))
+    except ValueError:
+        raise GerbilEvalError(f"Ollama reported an unreadable version {text!r}") from None
+
+
+def check_version(version: str, force: bool = False) -> None:
+    """Refuse an Ollama version that cannot create a model with an adapter (unless ``force``)."""
+    if parse_version(version) >= ADAPTER_REJECTED_FROM and not force:
+        raise GerbilEvalError(
+            f"Ollama {version} is reported to reject ADAPTER at create time (from v0.34.1); serve the adapter with "
+            "`python -m pipeline deploy llama-server` instead, or pass --force to try anyway")
+
+
+def modelfile_text(model: OllamaModel) -> str:
+    """The Modelfile: FROM base, ADAPTER file, Qwen2.5 template, stop parameters, context length."""
+    lines = [f"FROM {model.base}", f"ADAPTER {Path(model.adapter).resolve()}", f'TEMPLATE """{QWEN25_TEMPLATE}"""']
+    lines += [f'PARAMETER stop "{stop}"' for stop in QWEN25_STOPS]
+    lines.append(f"PARAMETER num_ctx {model.num_ctx}")
+    return "\n".join(lines) + "\n"
+
+
+def write_modelfile(model: OllamaModel, path: Path) -> Path:
+    write_text_atomic(path, modelfile_text(model))
+    return path
+
+
+def server_version(host: str) -> str:
+    """``GET /api/version``; a clear error when no Ollama answers at ``host``."""
+    import httpx
+
+    try:
+        response = httpx.get(f"{host}/api/version", timeout=10)
+        response.raise_for_status()
+        return str(response.json()["version"])
+    except (httpx.HTTPError, ValueError, KeyError) as exc:
+        raise GerbilEvalError(f"no Ollama server answers at {host} ({exc.__class__.__name__}); install Ollama "
+                              "(https://ollama.com) and run `ollama serve`, or pass --host") from None
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def create_via_http(model: OllamaModel, host: str) -> None:
+    """Upload the adapter blob (unless the server has it) and create the model."""
+    import httpx
+
+    digest = file_digest(model.adapter)
+    with httpx.Client(base_url=host, timeout=600) as client:
+        if client.head(f"/api/blobs/{digest}").status_code != 200:
+            with open(model.adapter, "rb") as fh:
+                response = client.post(f"/api/blobs/{digest}", content=fh)
+            if response.status_code not in (200, 201):
+                raise GerbilEvalError(f"Ollama refused the adapter blob ({response.status_code}): {response.text.strip()}")
+        payload = {
+            "model": model.name, "from": model.base, "adapters": {Path(model.adapter).name: digest},
+            "template": QWEN25_TEMPLATE, "parameters": {"stop": list(QWEN25_STOPS), "num_ctx": model.num_ctx},
+            "stream": False,
+        }
+        response = client.post("/api/create", json=payload)
+        if response.status_code != 200:
+            raise GerbilEvalError(f"Ollama could not create {model.name} ({response.status_code}): {response.text.strip()}")
+
+
+def create_via_cli(model: OllamaModel, modelfile: Path, host: str) -> None:
+    import os
+
+    env = dict(os.environ, OLLAMA_HOST=host)
+    proc = subprocess.run(["ollama", "create", model.name, "-f", str(modelfile)], env=env,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise GerbilEvalError(f"`ollama create {model.name}` failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+
+
+def deploy(model: OllamaModel, modelfile: Path, host: str = DEFAULT_HOST, force: bool = False,
+           use_cli: bool | None = None) -> str:
+    """Check the server, write the Modelfile, create the model; returns how it was created."""
+    if not Path(model.adapter).is_file():
+        raise GerbilEvalError(f"{model.adapter}: no such adapter; run `python -m pipeline convert` first")
+    version = server_version(host)
+    check_version(version, force)
+    write_modelfile(model, modelfile)
+    if use_cli is None:
+        use_cli = shutil.which("ollama") is not None
+    if use_cli:
+        create_via_cli(model, modelfile, host)
+        return f"ollama CLI (server {version})"
+    create_via_http(model, host)
+    return f"HTTP API (server {version})"

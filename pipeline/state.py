@@ -1,0 +1,75 @@
+"""The pipeline's memory: one small JSON file per working folder.
+
+Every step reads what earlier steps recorded (file id, job id, adapter paths,
+GGUF path, deployment) and records its own result, so a step can be rerun or
+resumed without carrying ids by hand. Secrets are never stored here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from gerbil_eval.errors import GerbilEvalError
+from gerbil_eval.fileio import write_json_atomic
+
+STATE_FILE = "pipeline-state.json"
+DEFAULT_WORKDIR = Path("pipeline-run")
+
+
+@dataclass
+class PipelineState:
+    """What the pipeline knows about one run. All paths are stored as strings."""
+
+    base_model: str | None = None
+    training_file: str | None = None
+    training_file_sha256: str | None = None
+    file_id: str | None = None
+    job_id: str | None = None
+    job_status: str | None = None
+    output_name: str | None = None
+    adapter_archive: str | None = None
+    adapter_dir: str | None = None
+    adapter_gguf: str | None = None
+    deployment: dict[str, Any] = field(default_factory=dict)
+    completed_steps: list[str] = field(default_factory=list)
+
+    def mark_done(self, step: str) -> None:
+        """Record that ``step`` finished (once, in order)."""
+        if step not in self.completed_steps:
+            self.completed_steps.append(step)
+
+
+def state_path(workdir: Path) -> Path:
+    return Path(workdir) / STATE_FILE
+
+
+def load_state(workdir: Path) -> PipelineState:
+    """Read the state of ``workdir``; an absent file is an empty state."""
+    path = state_path(workdir)
+    if not path.exists():
+        return PipelineState()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise GerbilEvalError(f"{path}: unreadable pipeline state ({exc}); fix or delete the file") from None
+    known = {f.name for f in fields(PipelineState)}
+    unknown = sorted(set(raw) - known)
+    if not isinstance(raw, dict) or unknown:
+        raise GerbilEvalError(f"{path}: unknown keys {unknown}; this file was not written by this pipeline version")
+    return PipelineState(**raw)
+
+
+def save_state(workdir: Path, state: PipelineState) -> Path:
+    """Write the state atomically and return its path."""
+    path = state_path(workdir)
+    write_json_atomic(path, asdict(state))
+    return path
+
+
+def add_workdir_argument(parser: Any) -> None:
+    """The ``--workdir`` option every pipeline command shares."""
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
+                        help=f"the run's working folder, holding {STATE_FILE} (default: {DEFAULT_WORKDIR}/)")
