@@ -1,0 +1,66 @@
+"""Release gates: turn a finished run into a list of one-line reasons to fail it (exit 1).
+
+Only candidates (``--model``) are gated; baselines are the reference and never fail a run.
+Regression and "better" gates use the paired comparison of :mod:`gerbil_eval.compare` (the
+same numbers the reports print), against the in-run baseline(s) and the ``--compare-to`` run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .compare import Comparison, comparisons_for, merge_previous, model_overview, models_of
+from .options import RunOptions
+
+
+def _threshold_failures(doc: Mapping[str, Any], flag: str, key: str, label: str, limit: float | None) -> list[str]:
+    if limit is None:
+        return []
+    out = []
+    for model in models_of(doc, "candidate"):
+        value = model_overview(doc, model).get(key)
+        if value is None:
+            out.append(f"{flag} {limit:.2f}: {model} has no scored case (every request failed)")
+        elif value < limit:
+            out.append(f"{flag} {limit:.2f}: {model} {label} {value:.2f} is below {limit:.2f}")
+    return out
+
+
+def _regression_failure(c: Comparison, limit: float) -> str | None:
+    if c.delta is None or -c.delta <= limit:
+        return None
+    assert c.candidate_totals and c.baseline_totals
+    return (f"--max-regression {limit:.2f}: {c.candidate} mean score {c.candidate_totals.mean_score:.2f} is "
+            f"{-c.delta:.2f} below {c.baseline} ({c.baseline_totals.mean_score:.2f}) on "
+            f"{c.candidate_totals.cases} shared cases")
+
+
+def _better_failure(c: Comparison) -> str | None:
+    if c.delta_ci is None or c.delta_ci[0] > 0:
+        return None
+    return f"--require-better: {c.verdict}; the 95% CI lower bound must be above 0"
+
+
+def check_gates(doc: Mapping[str, Any], options: RunOptions, previous: Mapping[str, Any] | None) -> list[str]:
+    """Every gate failure of the run ``doc`` as one line each; an empty list means the run passes.
+
+    ``previous`` is the ``--compare-to`` run's results.json document, if any.
+    """
+    failures = _threshold_failures(doc, "--min-score", "mean_score", "mean score", options.min_score)
+    failures += _threshold_failures(doc, "--min-pass-rate", "pass_rate", "pass rate", options.min_pass_rate)
+    if options.max_regression is None and not options.require_better:
+        return failures
+    comparisons = comparisons_for(merge_previous(doc, previous)[0] if previous is not None else doc)
+    if not comparisons:
+        flags = " and ".join(f for f, on in (("--max-regression", options.max_regression is not None),
+                                              ("--require-better", options.require_better)) if on)
+        return failures + [f"{flags}: nothing to compare against; add --baseline NAME or --compare-to RUN"]
+    for c in comparisons:
+        if c.delta is None:
+            failures.append(f"--max-regression/--require-better: {c.verdict}")
+            continue
+        if options.max_regression is not None and (msg := _regression_failure(c, options.max_regression)):
+            failures.append(msg)
+        if options.require_better and (msg := _better_failure(c)):
+            failures.append(msg)
+    return failures

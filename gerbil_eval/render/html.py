@@ -1,0 +1,200 @@
+"""report.html: one self-contained page to read a run instead of its JSON.
+
+No network and no external assets (inline CSS, the chart as a base64 PNG), so it opens
+from a CI artifact or an e-mail attachment. Everything from the run (ids, answers, reasons)
+is HTML-escaped: model answers are arbitrary text and must never become markup.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections import defaultdict
+from html import escape
+from typing import Any, Mapping, Sequence
+
+from ..compare import Comparison, models_of, per_case, rows_of
+from . import tables
+from .runs import Answers
+
+_BEST = "\x00"  # prefix a builder's mark puts on the best cell; becomes class="best"
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1400px;
+     padding:0 16px;color:#1d2430;background:#fff}
+h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #dde;padding-bottom:4px}
+h3{font-size:16px}
+table{border-collapse:collapse;margin:8px 0 16px}
+th,td{border:1px solid #d6dae3;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f2f4f8}td.best{font-weight:700;background:#e9f7ec}
+.verdict{font-size:16px;font-weight:600;padding:10px 14px;border-left:5px solid #888;background:#f6f7fa;margin:10px 0}
+.verdict.better{border-color:#2e9b48}.verdict.worse{border-color:#c83a3a}
+.facts{color:#5b6475}
+details.case{border:1px solid #d6dae3;border-radius:6px;margin:6px 0}
+details.case>summary{cursor:pointer;padding:6px 10px;background:#f6f7fa}
+details.case[open]>summary{border-bottom:1px solid #d6dae3}
+.cols{display:flex;gap:12px;padding:10px;overflow-x:auto}
+.col{flex:1 1 0;min-width:320px}
+.col h4{margin:0 0 6px}
+pre{background:#f7f8fb;border:1px solid #e2e5ec;border-radius:4px;padding:8px;white-space:pre-wrap;
+    word-break:break-word;font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;max-height:480px;overflow:auto}
+ul.asserts{list-style:none;padding:0;margin:4px 0 12px}
+ul.asserts li{padding:2px 6px;margin:2px 0;border-radius:3px;font-size:13px}
+li.pass{background:#eef8f0}li.fail{background:#fde8e8;border-left:4px solid #c83a3a}
+.tag{display:inline-block;padding:0 6px;border-radius:3px;font-size:12px;font-weight:600}
+.tag.pass{background:#2e9b48;color:#fff}.tag.fail{background:#c83a3a;color:#fff}.tag.error{background:#8a6d00;color:#fff}
+img.chart{max-width:100%;height:auto;border:1px solid #e2e5ec}
+"""
+
+
+def _cell(text: str, tag: str = "td") -> str:
+    if text.startswith(_BEST):
+        return f'<{tag} class="best">{escape(text[1:])}</{tag}>'
+    return f"<{tag}>{escape(text)}</{tag}>"
+
+
+def _table(table: tables.Table) -> str:
+    headers, rows = table
+    head = "".join(_cell(h, "th") for h in headers)
+    body = "".join("<tr>" + "".join(_cell(c) for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _best(cell: str) -> str:
+    return _BEST + cell
+
+
+def category_means(doc: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """model -> category -> mean score over the model's scored cases in that category."""
+    out: dict[str, dict[str, float]] = {}
+    for model in models_of(doc):
+        cases, infos = per_case(rows_of(doc, model))
+        by_cat: dict[str, list[float]] = defaultdict(list)
+        for cid, mc in cases.items():
+            if mc.score is not None:
+                by_cat[infos[cid].category].append(mc.score)
+        out[model] = {cat: sum(v) / len(v) for cat, v in by_cat.items()}
+    return out
+
+
+def chart_png(means: Mapping[str, Mapping[str, float]]) -> bytes:
+    """Grouped bar chart: per category, one bar per model's mean score (PNG bytes)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    categories = sorted({c for m in means.values() for c in m})
+    models = list(means)
+    width = 0.8 / max(1, len(models))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(categories) * max(1, len(models)) ** 0.5 + 2), 3.6), dpi=100)
+    try:
+        for i, model in enumerate(models):
+            xs = [j + (i - (len(models) - 1) / 2) * width for j in range(len(categories))]
+            ax.bar(xs, [means[model].get(c, 0.0) for c in categories], width, label=model)
+        ax.set_xticks(range(len(categories)), categories, rotation=20 if len(categories) > 6 else 0, ha="right" if len(categories) > 6 else "center")
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("mean score")
+        ax.set_title("Mean score per category")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        ax.grid(axis="y", alpha=0.3)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        return buf.getvalue()
+    finally:
+        plt.close(fig)
+
+
+def _verdict(c: Comparison) -> str:
+    kind = "better" if c.significant and c.delta_ci and c.delta_ci[0] > 0 else "worse" if c.significant else ""
+    return f'<div class="verdict {kind}">{escape(c.verdict)}</div>'
+
+
+def _comparison(c: Comparison) -> str:
+    parts = [f"<h3>{escape(c.candidate)} vs {escape(c.baseline)}</h3>", _verdict(c), _table(tables.totals_table(c, _best))]
+    if c.categories:
+        parts.append(_table(tables.group_table(c, c.categories, "category", _best)))
+    if c.seen_groups:
+        parts.append(_table(tables.group_table(c, c.seen_groups, "training data", _best)))
+    return "".join(parts)
+
+
+def _assertions(row: Mapping[str, Any]) -> str:
+    items = []
+    for a in row.get("assertions") or []:
+        ok = bool(a.get("passed"))
+        value = a.get("value")
+        shown = "" if value is None else f" <code>{escape(str(value))}</code>"
+        reason = f" — {escape(str(a.get('reason') or ''))}" if a.get("reason") else ""
+        items.append(f'<li class="{"pass" if ok else "fail"}">{"✓" if ok else "✗"} {escape(str(a.get("type")))}'
+                     f"{shown}{reason}</li>")
+    return f'<ul class="asserts">{"".join(items)}</ul>' if items else ""
+
+
+def _status(row: Mapping[str, Any]) -> str:
+    if row.get("score") is None:
+        return '<span class="tag error">error</span>'
+    ok = bool(row.get("passed"))
+    return f'<span class="tag {"pass" if ok else "fail"}">{"pass" if ok else "fail"} {float(row["score"]):.2f}</span>'
+
+
+def _sample(row: Mapping[str, Any], answer: str | None, several: bool) -> str:
+    head = f"sample {row.get('sample', 0)} " if several else ""
+    body = escape(answer) if answer is not None else escape(row.get("error") or "(answer not recorded)")
+    return f"<div>{head}{_status(row)}</div><pre><code>{body}</code></pre>{_assertions(row)}"
+
+
+def _cases(doc: Mapping[str, Any], answers: Answers) -> str:
+    """Per case, collapsible: the models' answers side by side with each assertion's result."""
+    models = models_of(doc)
+    by_case: dict[str, dict[str, list[Mapping[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for r in doc.get("results", []):
+        by_case[str(r["case_id"])][r["model"]].append(r)
+    out = []
+    for case_id in sorted(by_case, key=lambda c: (str(next(iter(by_case[c].values()))[0].get("category")), c)):
+        per_model = by_case[case_id]
+        first = next(iter(per_model.values()))[0]
+        summary_cells = []
+        cols = []
+        for model in models:
+            rows = sorted(per_model.get(model, []), key=lambda r: r.get("sample", 0))
+            if not rows:
+                continue
+            mc = per_case(rows)[0][case_id]
+            summary_cells.append(f"{escape(model)}: {escape(tables.case_cell(mc))}")
+            samples = "".join(_sample(r, answers.get((model, case_id, int(r.get("sample", 0)))), len(rows) > 1)
+                              for r in rows)
+            cols.append(f'<div class="col"><h4>{escape(model)}</h4>{samples}</div>')
+        failing = any(r.get("passed") is not True for rs in per_model.values() for r in rs)
+        out.append(
+            f'<details class="case" id="case-{escape(case_id, quote=True)}"{" open" if failing and len(by_case) <= 20 else ""}>'
+            f"<summary><strong>{escape(case_id)}</strong> <span class=\"facts\">{escape(str(first.get('category') or ''))}</span>"
+            f" — {' · '.join(summary_cells)}</summary><div class=\"cols\">{''.join(cols)}</div></details>")
+    return "".join(out)
+
+
+def render(doc: Mapping[str, Any], comparisons: Sequence[Comparison], answers: Answers) -> str:
+    """The whole report.html text."""
+    run_id = str(doc.get("run_id", ""))
+    means = category_means(doc)
+    chart = ""
+    if any(means.values()):
+        data = base64.b64encode(chart_png(means)).decode("ascii")
+        chart = f'<img class="chart" id="category-chart" alt="Mean score per category and model" src="data:image/png;base64,{data}">'
+    parts = [
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+        f"<title>gerbil-eval {escape(run_id)}</title><style>{CSS}</style></head><body>",
+        f"<h1>gerbil-eval results</h1><p class=\"facts\">run {escape(run_id)} · {escape(str(doc.get('created', '')))}</p>",
+        "".join(_verdict(c) for c in comparisons),
+        "<h2>Models</h2>", _table(tables.model_table(doc, _best)),
+        "<h2>Performance</h2>", _table(tables.performance_table(doc, _best)),
+        "<h2>Per category</h2>", chart,
+    ]
+    if comparisons:
+        parts += ["<h2>Comparison</h2>",
+                  "<p class=\"facts\">Delta = first model minus second. 95% CIs: percentile bootstrap over cases "
+                  "(paired for the delta, seeded). McNemar: exact binomial test on the cases only one model passes.</p>"]
+        parts += [_comparison(c) for c in comparisons]
+    parts += ["<h2>Cases</h2>", _cases(doc, answers), "</body></html>"]
+    return "".join(parts) + "\n"

@@ -1,0 +1,60 @@
+"""summary.md: the same tables as the terminal, as GitHub-flavoured Markdown.
+
+Written for people reading a CI job summary: verdict in bold first, best values bold,
+and the full per-case table folded in a ``<details>`` block so it does not drown the totals.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from tabulate import tabulate
+
+from ..compare import Comparison
+from . import tables
+
+
+def best(cell: str) -> str:
+    return f"**{cell}**"
+
+
+def _escape(cell: str) -> str:
+    """Keep ``|`` in a case id or model name from splitting a Markdown cell."""
+    return cell.replace("|", "\\|")
+
+
+def _table(table: tables.Table) -> str:
+    headers, rows = table
+    return tabulate([[_escape(c) for c in r] for r in rows], headers=[_escape(h) for h in headers],
+                    tablefmt="github", disable_numparse=True)
+
+
+def comparison_section(c: Comparison) -> str:
+    parts = [f"### {c.candidate} vs {c.baseline}", "", f"**{c.verdict}**", "", _table(tables.totals_table(c, best))]
+    if c.categories:
+        parts += ["", "#### Per category", "", _table(tables.group_table(c, c.categories, "category", best))]
+    if c.seen_groups:
+        parts += ["", "#### Seen vs unseen in the training data", "",
+                  _table(tables.group_table(c, c.seen_groups, "training data", best))]
+    parts += ["", f"<details><summary>Per case ({len(c.cases)} cases)</summary>", "",
+              _table(tables.case_table(c)), "", "</details>"]
+    return "\n".join(parts)
+
+
+def render(doc: Mapping[str, Any], comparisons: Sequence[Comparison]) -> str:
+    """The whole summary.md text."""
+    run_id = doc.get("run_id", "")
+    config = doc.get("config", {})
+    facts = [f"run `{run_id}`" if run_id else "", doc.get("created", ""),
+             f"{config['samples']} samples per case" if config.get("samples", 1) > 1 else "",
+             f"temperature {config['temperature']}" if "temperature" in config else ""]
+    parts = ["# gerbil-eval results", "", " · ".join(f for f in facts if f), "",
+             "## Models", "", _table(tables.model_table(doc, best)), "",
+             "## Performance", "", _table(tables.performance_table(doc, best))]
+    if comparisons:
+        parts += ["", "## Comparison", "",
+                  "Delta = first model minus second. 95% CIs: paired percentile bootstrap over cases (seeded). "
+                  "McNemar: exact binomial test on the cases only one model passes."]
+        for c in comparisons:
+            parts += ["", comparison_section(c)]
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,58 @@
+"""The table printed at the end of a pytest run (and by ``compare``): short enough to read.
+
+Verdict first, in words; then the numbers behind it. Long runs show only the cases where
+the models differ, and point to summary.md for the rest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from tabulate import tabulate
+
+from ..compare import Comparison
+from . import tables
+
+#: Per-case rows shown before the terminal switches to "changed cases only".
+CASE_LIMIT = 40
+
+
+def best(cell: str) -> str:
+    """Mark the best value of a row or column with a trailing star (see the legend)."""
+    return f"{cell} *"
+
+
+def _table(table: tables.Table) -> str:
+    headers, rows = table
+    return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
+
+
+def comparison_block(c: Comparison) -> str:
+    """Verdict, totals, per category, seen/unseen and per case for one model pair."""
+    parts = [f"== {c.candidate} vs {c.baseline} ==", c.verdict, "", _table(tables.totals_table(c, best))]
+    if c.categories:
+        parts += ["", _table(tables.group_table(c, c.categories, "category", best))]
+    if c.seen_groups:
+        parts += ["", _table(tables.group_table(c, c.seen_groups, "training data", best))]
+    cases = list(c.cases)
+    note = ""
+    if len(cases) > CASE_LIMIT:
+        cases = [x for x in cases if tables.changed(x)]
+        note = f"({len(c.cases) - len(cases)} cases with equal scores not shown; all cases are in summary.md)"
+    if cases:
+        parts += ["", _table(tables.case_table(c, cases))]
+    if note:
+        parts.append(note)
+    return "\n".join(parts)
+
+
+def render(doc: Mapping[str, Any], comparisons: Sequence[Comparison], report_path: Path | None) -> str:
+    """The whole terminal report as one string (no trailing newline)."""
+    parts = [_table(tables.model_table(doc, best)), "", _table(tables.performance_table(doc, best))]
+    for c in comparisons:
+        parts += ["", comparison_block(c)]
+    parts += ["", "* best value"]
+    if report_path is not None:
+        parts.append(f"report: {report_path}")
+    return "\n".join(parts)
