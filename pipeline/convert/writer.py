@@ -1,0 +1,89 @@
+"""Write the GGUF adapter with ``gguf.GGUFWriter``, streaming one tensor at a time.
+
+``GGUFWriter.add_tensor`` keeps every array in memory until ``write_tensors_to_file``, which
+would hold the whole adapter. Instead all tensor infos are declared first (shapes are known
+from the plan), the header, KV and tensor-info blocks are written, then each tensor is read,
+transformed and passed to ``write_tensor_data`` in the same order: peak memory stays near one
+tensor. The file is written beside the target under a temporary name and renamed on success,
+so a failed conversion never leaves a partial adapter at the output path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import gguf
+import numpy as np
+from tqdm import tqdm
+
+from .plan import ConversionPlan, LoraPair
+from .peft_adapter import TensorSource
+from .tensors import encode, layout, permute_rows
+
+
+def _pair_tensors(pair: LoraPair, source: TensorSource) -> Iterator[tuple[str, np.ndarray]]:
+    """The pair's GGUF tensors (A then B) as float32, B permuted and scaled as planned.
+
+    GGUF stores PEFT's torch shapes as they are: A (r, in) is ggml ne {in, r}, B (out, r) is
+    ne {r, out}, which is what llama.cpp's loader checks against the base weight.
+    """
+    yield f"{pair.gguf_base}.lora_a", source.read(pair.a_key)
+    b = source.read(pair.b_key)
+    if pair.permute_heads:
+        b = permute_rows(b, pair.permute_heads)
+    if pair.b_scale != 1.0:
+        b = b * np.float32(pair.b_scale)
+    yield f"{pair.gguf_base}.lora_b", b
+
+
+@contextlib.contextmanager
+def _temporary_beside(target: Path) -> Iterator[Path]:
+    """A temporary path in ``target``'s folder, renamed over ``target`` only if the block succeeds."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the adapter from a server user
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_adapter(target: Path, plan: ConversionPlan, source: TensorSource, outtype: str, *, progress: bool = False) -> int:
+    """Write ``plan`` to ``target`` atomically; return the number of tensor-data bytes written."""
+    with _temporary_beside(target) as tmp:
+        writer = gguf.GGUFWriter(tmp, plan.architecture)
+        try:
+            writer.add_type(gguf.GGUFType.ADAPTER)
+            writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
+            writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, plan.alpha)
+            total = 0
+            for pair in plan.pairs:
+                for suffix, shape in ((".lora_a", (pair.rank, pair.n_in)), (".lora_b", (pair.n_out, pair.rank))):
+                    info = layout(shape, outtype)
+                    writer.add_tensor_info(pair.gguf_base + suffix, info.shape, info.dtype, info.nbytes, raw_dtype=info.raw_dtype)
+                    total += info.nbytes
+            writer.write_header_to_file()
+            writer.write_kv_data_to_file()
+            writer.write_ti_data_to_file()
+            with tqdm(total=total, unit="B", unit_scale=True, desc="convert", disable=not progress) as bar:
+                for pair in plan.pairs:
+                    for name, values in _pair_tensors(pair, source):
+                        encoded = encode(name, values, outtype)
+                        writer.write_tensor_data(encoded)
+                        bar.update(encoded.nbytes)
+            writer.flush()
+            assert writer.fout is not None
+            os.fsync(writer.fout[0].fileno())
+        finally:
+            writer.close()
+    return total
