@@ -18,7 +18,7 @@ from ..options import RunOptions
 from . import markdown, terminal
 from .runs import Answers, load_answers, load_run, results_path
 
-__all__ = ["load_run", "terminal_report", "write_reports", "with_previous"]
+__all__ = ["load_run", "terminal_report", "write_report_files", "write_reports", "with_previous"]
 
 
 def with_previous(doc: Mapping[str, Any], options: RunOptions) -> tuple[dict[str, Any], dict[str, str], Path | None]:
@@ -38,27 +38,33 @@ def terminal_report(doc: Mapping[str, Any], options: RunOptions) -> str:
     return terminal.render(merged, comparisons_for(merged), path)
 
 
-def write_reports(run_dir: Path, doc: Mapping[str, Any], options: RunOptions) -> None:
-    """Write summary.md and report.html into ``run_dir`` (+ report.png with ``--report-screenshot``).
+def write_report_files(out_dir: Path, doc: Mapping[str, Any], answers: Answers, *, screenshot: bool = False) -> str:
+    """Write summary.md and report.html of ``doc`` into ``out_dir``; return the summary text.
 
-    When ``$GITHUB_STEP_SUMMARY`` names a file, summary.md is appended to it so the
-    comparison shows on the GitHub Actions job page.
+    With ``screenshot`` also report.png. When ``$GITHUB_STEP_SUMMARY`` names a file,
+    summary.md is appended to it so the comparison shows on the GitHub Actions job page.
     """
     from . import html  # matplotlib is imported only when a report is written
 
-    merged, labels, previous_dir = with_previous(doc, options)
-    comparisons = comparisons_for(merged)
-    summary = markdown.render(merged, comparisons)
-    write_text_atomic(run_dir / "summary.md", summary)
-    answers: Answers = load_answers(run_dir)
-    if previous_dir is not None:
-        answers.update(load_answers(previous_dir, labels))
-    write_text_atomic(run_dir / "report.html", html.render(merged, comparisons, answers))
-    if options.report_screenshot:
-        from .screenshot import screenshot
+    comparisons = comparisons_for(doc)
+    summary = markdown.render(doc, comparisons)
+    write_text_atomic(out_dir / "summary.md", summary)
+    write_text_atomic(out_dir / "report.html", html.render(doc, comparisons, answers))
+    if screenshot:
+        from .screenshot import screenshot as take
 
-        screenshot(run_dir / "report.html", run_dir / "report.png")
+        take(out_dir / "report.html", out_dir / "report.png")
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
         with open(step_summary, "a", encoding="utf-8") as fh:
             fh.write(summary + "\n")
+    return summary
+
+
+def write_reports(run_dir: Path, doc: Mapping[str, Any], options: RunOptions) -> None:
+    """Write the reports of the run ``doc`` (merged with ``--compare-to``) into its folder ``run_dir``."""
+    merged, labels, previous_dir = with_previous(doc, options)
+    answers: Answers = load_answers(run_dir)
+    if previous_dir is not None:
+        answers.update(load_answers(previous_dir, labels))
+    write_report_files(run_dir, merged, answers, screenshot=options.report_screenshot)

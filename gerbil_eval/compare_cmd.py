@@ -1,0 +1,54 @@
+"""``python -m gerbil_eval compare RUN_A RUN_B``: is run B better than run A?
+
+RUN_A is the reference (e.g. the last release), RUN_B the new run, as in ``diff OLD NEW``:
+each model of B is compared with the same model in A (or with A's only candidate). Prints
+the comparison, writes summary.md and report.html, and applies the same gates as a pytest
+run, so a CI job can gate on two saved runs without calling any model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from .compare import comparisons_for, merge_previous
+from .gates import check_gates
+from .options import RunOptions
+from .render import terminal, write_report_files
+from .render.runs import load_answers, load_run, results_path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_a", metavar="RUN_A", type=Path,
+                        help="reference run: a run folder (reports/<run-id>) or its results.json")
+    parser.add_argument("run_b", metavar="RUN_B", type=Path, help="new run, compared against RUN_A (delta = B - A)")
+    parser.add_argument("-o", "--output", type=Path, default=None, metavar="DIR",
+                        help="where summary.md and report.html go (default: reports/compare-<A>-vs-<B>)")
+    parser.add_argument("--report-screenshot", action="store_true", help="also save report.png (headless Chromium)")
+    parser.add_argument("--min-score", type=float, default=None, metavar="X", help="gate: exit 1 if a model of B has mean score < X")
+    parser.add_argument("--min-pass-rate", type=float, default=None, metavar="X", help="gate: exit 1 if a model of B has pass rate < X")
+    parser.add_argument("--max-regression", type=float, default=None, metavar="X",
+                        help="gate: exit 1 if a model of B scores more than X below A on the shared cases")
+    parser.add_argument("--require-better", action="store_true",
+                        help="gate: exit 1 unless the 95%% CI of the mean score delta (B - A) is above 0")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "run"
+
+
+def run(args: argparse.Namespace) -> int:
+    old, new = load_run(args.run_a), load_run(args.run_b)
+    merged, labels = merge_previous(new, old)
+    answers = load_answers(results_path(args.run_b).parent)
+    answers.update(load_answers(results_path(args.run_a).parent, labels))
+    out = args.output or Path("reports") / f"compare-{_slug(str(old.get('run_id', 'A')))}-vs-{_slug(str(new.get('run_id', 'B')))}"
+    write_report_files(out, merged, answers, screenshot=args.report_screenshot)
+    print(terminal.render(merged, comparisons_for(merged), out / "report.html"))
+    options = RunOptions(min_score=args.min_score, min_pass_rate=args.min_pass_rate,
+                         max_regression=args.max_regression, require_better=args.require_better)
+    failures = check_gates(new, options, old)
+    for line in failures:
+        print(f"gate failed: {line}")
+    return 1 if failures else 0

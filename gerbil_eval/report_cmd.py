@@ -1,0 +1,33 @@
+"""``python -m gerbil_eval report RUN``: re-render a run's reports from its results.json.
+
+No model is called: after changing the report code, or to add a ``--compare-to`` block or
+a screenshot to an old run, the saved results are enough.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .options import RunOptions
+from .render import terminal, with_previous, write_reports
+from .compare import comparisons_for
+from .render.runs import load_run, results_path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", metavar="RUN", type=Path,
+                        help="run folder (reports/<run-id>, reports/latest) or its results.json; reports are written beside it")
+    parser.add_argument("--compare-to", type=Path, default=None, metavar="RUN",
+                        help="also compare with an earlier run (e.g. the last release)")
+    parser.add_argument("--report-screenshot", action="store_true", help="also save report.png (headless Chromium)")
+
+
+def run(args: argparse.Namespace) -> int:
+    doc = load_run(args.run)
+    run_dir = results_path(args.run).parent
+    options = RunOptions(compare_to=args.compare_to, report_screenshot=args.report_screenshot)
+    write_reports(run_dir, doc, options)
+    merged, _, _ = with_previous(doc, options)
+    print(terminal.render(merged, comparisons_for(merged), run_dir / "report.html"))
+    return 0
