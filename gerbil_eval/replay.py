@@ -1,0 +1,59 @@
+"""``--replay FILE``: score recorded answers with no network.
+
+The file is JSONL, one ``{"model", "case_id", "sample" (default 0), "content"}``
+per line — exactly the shape of a run's own ``responses.jsonl``, so any run can
+be re-scored after a case or scorer changes. Lines that recorded a failed
+request (``content`` null, ``error`` set) replay as that error. When the same
+answer appears twice the later line wins (a resumed run appends again).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .errors import GerbilEvalError
+from .results import Response
+
+
+def load_replay(path: Path) -> dict[tuple[str, str, int], Response]:
+    """Read a replay file into ``{(model, case_id, sample): Response}``; bad lines are one-line errors."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise GerbilEvalError(f"--replay {path}: cannot read it ({exc.strerror or exc})") from None
+    answers: dict[tuple[str, str, int], Response] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"--replay {path}:{lineno}"
+        try:
+            record = json.loads(line)
+        except ValueError:
+            raise GerbilEvalError(f"{where}: not valid JSON; each line must be one JSON object") from None
+        if not isinstance(record, dict):
+            raise GerbilEvalError(f"{where}: expected a JSON object with model, case_id, content")
+        for field in ("model", "case_id"):
+            if not isinstance(record.get(field), str) or not record[field]:
+                raise GerbilEvalError(f"{where}: field {field!r} must be a non-empty string")
+        sample = record.get("sample", 0)
+        if not isinstance(sample, int) or isinstance(sample, bool) or sample < 0:
+            raise GerbilEvalError(f"{where}: field 'sample' must be an integer >= 0, got {sample!r}")
+        content = record.get("content")
+        error = record.get("error")
+        if not isinstance(content, str) and not error:
+            raise GerbilEvalError(f"{where}: field 'content' must be a string (the recorded answer)")
+        response = Response(
+            model=record["model"], case_id=record["case_id"], sample=sample,
+            content=content if isinstance(content, str) else None,
+            error=str(error) if error and not isinstance(content, str) else None,
+            **{k: record.get(k) for k in ("finish_reason", "prompt_tokens", "completion_tokens", "total_tokens",
+                                           "latency_s", "ttft_s")},
+        )
+        answers[response.key] = response
+    return answers
+
+
+def replayed_models(answers: dict[tuple[str, str, int], Response]) -> list[str]:
+    """Models in a replay file, in first-seen order (the run's models when no --model is given)."""
+    return list(dict.fromkeys(model for model, _, _ in answers))

@@ -1,0 +1,172 @@
+"""Fetch the answers for a set of (model, case, sample) jobs before any item asserts.
+
+All uncached requests go out at once on one event loop, bounded by
+``--concurrency`` across all endpoints; every response is appended to
+``responses.jsonl`` and stored in the cache the moment it arrives, so a killed
+run resumes where it stopped. A request that fails after its retries becomes an
+error :class:`Response`; an infrastructure fault (see ``client``) stops
+everything with :class:`InfraError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Iterable
+
+from .cache import ResponseCache, cache_key
+from .client import ChatClient, RequestFailed
+from .results import Response, ResponseLog
+
+if TYPE_CHECKING:
+    from .cases import Case
+    from .options import ModelSpec, RunOptions
+
+
+@dataclass(frozen=True)
+class Job:
+    """One answer to get: a model's ``sample``-th answer to a case."""
+
+    model: ModelSpec
+    case: Case
+    sample: int
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.model.label, self.case.id, self.sample)
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        return [dict(m) for m in self.case.messages]
+
+
+def request_params(options: RunOptions, sample: int) -> dict[str, Any]:
+    """Sampling parameters of one request. With ``--seed`` sample ``i`` uses ``seed + i``,
+    so repeated samples are reproducible yet not identical copies."""
+    params: dict[str, Any] = {"temperature": options.temperature}
+    if options.max_tokens is not None:
+        params["max_tokens"] = options.max_tokens
+    if options.seed is not None:
+        params["seed"] = options.seed + sample
+    return params
+
+
+def job_cache_key(job: Job, options: RunOptions) -> str:
+    return cache_key(job.model.base_url, job.model.name, job.messages, options.temperature, options.max_tokens,
+                     options.seed, job.sample)
+
+
+class Fetcher:
+    """Gets answers for jobs: from the cache, else from the endpoints. Reusable across calls
+    (xdist workers call it once per item), so clients and the event loop live as long as it."""
+
+    def __init__(self, options: RunOptions, log: ResponseLog | None, cache: ResponseCache | None, progress: bool = False) -> None:
+        self.options = options
+        self.log = log
+        self.cache = cache
+        self.progress = progress
+        self._loop = asyncio.new_event_loop()
+        self._clients: dict[str, ChatClient] = {}
+        self._checked: set[tuple[str, str]] = set()
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            self._loop.run_until_complete(client.aclose())
+        self._loop.close()
+
+    def _client(self, base_url: str) -> ChatClient:
+        if base_url not in self._clients:
+            o = self.options
+            self._clients[base_url] = ChatClient(base_url, o.api_key, o.timeout, o.retries, o.concurrency)
+        return self._clients[base_url]
+
+    def _record(self, response: Response) -> None:
+        if self.log is not None:
+            self.log.append(response)
+
+    def fetch(self, jobs: Iterable[Job]) -> dict[tuple[str, str, int], Response]:
+        """Answers for ``jobs`` keyed by ``(model, case_id, sample)``; raises InfraError."""
+        results: dict[tuple[str, str, int], Response] = {}
+        todo: list[tuple[Job, str]] = []
+        for job in jobs:
+            key = job_cache_key(job, self.options)
+            hit = self.cache.get(key) if self.cache else None
+            if hit is None:
+                todo.append((job, key))
+                continue
+            response = Response(job.model.label, job.case.id, job.sample, cached=True, **hit)
+            self._record(response)
+            results[job.key] = response
+        if todo:
+            self._loop.run_until_complete(self._fetch_all(todo, results))
+        return results
+
+    def preflight(self, models: Iterable[ModelSpec]) -> None:
+        """Check each endpoint once (reachable, key accepted) before any request; raises InfraError."""
+        self._loop.run_until_complete(self._preflight(models))
+
+    async def _preflight(self, models: Iterable[ModelSpec]) -> None:
+        fresh = {(m.base_url, m.name) for m in models} - self._checked
+        await asyncio.gather(*(self._client(url).preflight(name) for url, name in sorted(fresh)))
+        self._checked |= fresh
+
+    async def _fetch_all(self, todo: list[tuple[Job, str]], results: dict[tuple[str, str, int], Response]) -> None:
+        await self._preflight(job.model for job, _ in todo)
+        bar = None
+        if self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(todo), desc="gerbil-eval requests", unit="req", file=sys.stderr, leave=False)
+        limit = asyncio.Semaphore(self.options.concurrency)
+
+        async def one(job: Job, key: str) -> None:
+            async with limit:
+                response = await self._request(job, key)
+            self._record(response)
+            results[job.key] = response
+            if bar is not None:
+                bar.update()
+
+        tasks = [asyncio.ensure_future(one(job, key)) for job, key in todo]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+
+    async def _request(self, job: Job, key: str) -> Response:
+        base = (job.model.label, job.case.id, job.sample)
+        try:
+            got = await self._client(job.model.base_url).complete(
+                job.model.name, job.messages, request_params(self.options, job.sample))
+        except RequestFailed as exc:
+            return Response(*base, content=None, error=str(exc))
+        response = Response(*base, content=got.content, finish_reason=got.finish_reason,
+                            prompt_tokens=got.prompt_tokens, completion_tokens=got.completion_tokens,
+                            total_tokens=got.total_tokens, latency_s=got.latency_s, ttft_s=got.ttft_s)
+        if self.cache is not None:
+            self.cache.put(key, asdict(response))
+        return response
+
+
+def replayed(jobs: Iterable[Job], recorded: dict[tuple[str, str, int], Response], source: str,
+             log: ResponseLog | None) -> dict[tuple[str, str, int], Response]:
+    """Answers for ``jobs`` from a replay file; a job with no recorded answer becomes an error."""
+    results: dict[tuple[str, str, int], Response] = {}
+    for job in jobs:
+        response = recorded.get(job.key) or Response(
+            *job.key, content=None, error=f"no recorded response in {source} for model {job.key[0]!r}, "
+                                       f"case {job.key[1]!r}, sample {job.key[2]}")
+        if log is not None:
+            log.append(response)
+        results[job.key] = response
+    return results
+
+
+__all__ = ["Fetcher", "Job", "Response", "replayed", "request_params"]
