@@ -1,0 +1,15 @@
+"""Training-data builder: cookbook recipes, Markdown docs and Gerbil sources become chat examples.
+
+``python -m pipeline data`` (see :mod:`pipeline.data.cli`) loads the inputs, generates
+question/answer conversations, cleans them, checks them against Together's rules and the
+eval cases (decontamination), and writes three formats plus a train/validation split and a
+manifest. Every step is a plain function in its own module so it can be tested alone.
+"""
+
+from __future__ import annotations
+
+from gerbil_eval.errors import GerbilEvalError
+
+
+class DataError(GerbilEvalError):
+    """A training-data input or output is invalid; the message names the file, entry and field."""
