@@ -5,8 +5,10 @@ I/O, no rendering. Every number in the terminal table, summary.md, report.html a
 gates comes from here, so they can never disagree.
 
 Conventions: the delta is always *candidate minus baseline*; a case's score is the mean
-over its scored samples (error samples are left out and counted); a case "passes" for
-McNemar when more than half of its scored samples pass (with one sample: when it passes).
+over its scored samples (error samples are left out and counted); a model's pass rate is
+the mean over cases of the fraction of samples passing (the per-answer pass rate, as in
+the run summary); a case "passes" for McNemar, which needs one yes/no per case, when more
+than half of its scored samples pass (with one sample: when it passes).
 """
 
 from __future__ import annotations
@@ -197,7 +199,7 @@ def model_totals(label: str, cases: Sequence[ModelCase], *, seed: int = stats.DE
         cases=len(scored),
         mean_score=sum(scores) / len(scores),
         ci=stats.bootstrap_mean_ci(scores, seed=seed),
-        pass_rate=sum(1 for c in scored if c.passed) / len(scored),
+        pass_rate=sum(c.passes / c.n for c in scored) / len(scored),
         se=stats.standard_error(scores),
         errors=sum(c.errors for c in cases),
         pass_at_k=mean_pass_at_k(scored),

@@ -17,13 +17,21 @@ Answers = dict[tuple[str, str, int], str]
 
 
 def results_path(path: Path) -> Path:
-    """``path`` itself when it is a file, else ``path/results.json``."""
-    return path / "results.json" if path.is_dir() else path
+    """The results.json of a run folder, of ``latest``, or ``path`` itself when it is a file.
+
+    ``latest`` is a symlink, or (on filesystems without symlinks) a text file naming the run.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return path / "results.json"
+    if path.name == "latest" and path.is_file():
+        return path.parent / path.read_text(encoding="utf-8").strip() / "results.json"
+    return path
 
 
 def load_run(path: Path) -> dict[str, Any]:
     """The results.json document of a run folder (or of the file itself)."""
-    file = results_path(Path(path))
+    file = results_path(path)
     if not file.exists():
         raise GerbilEvalError(f"{file}: no such file; pass a run folder (reports/<run-id> or reports/latest) or its results.json")
     try:
