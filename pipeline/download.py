@@ -29,16 +29,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def stream_to_file(response: Any, path: Path, label: str) -> int:
     """Write an HTTP response body to ``path`` atomically; returns the byte count; checks Content-Length."""
+    import httpx
     from tqdm import tqdm
 
     expected = int(response.headers.get("content-length") or 0) or None
     written = 0
     with atomic_open(path, "wb") as fh, tqdm(total=expected, unit="B", unit_scale=True, desc=label,
                                              disable=not sys.stderr.isatty()) as bar:
-        for chunk in response.iter_bytes(1 << 20):
-            fh.write(chunk)
-            written += len(chunk)
-            bar.update(len(chunk))
+        try:
+            for chunk in response.iter_bytes(1 << 20):
+                fh.write(chunk)
+                written += len(chunk)
+                bar.update(len(chunk))
+        except httpx.HTTPError:
+            expected = expected or written + 1  # a dropped connection is a truncation even without a length
         if expected is not None and written != expected:
             raise GerbilEvalError(f"{label}: download truncated ({written} of {expected} bytes); run `pipeline download` again")
     return written
