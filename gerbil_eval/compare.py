@@ -126,8 +126,11 @@ class Comparison:
     @property
     def verdict(self) -> str:
         """One sentence: which model is better, or that the difference is not significant."""
-        if self.delta is None or self.delta_ci is None:
+        if self.delta is None:
             return f"no case was scored for both {self.candidate} and {self.baseline}: nothing to compare"
+        if self.delta_ci is None:
+            return (f"only 1 case was scored for both {self.candidate} and {self.baseline}: "
+                    f"too few to tell them apart ({self.delta:+.2f})")
         lo, hi = self.delta_ci
         figures = f"({self.delta:+.2f}, 95% CI {lo:+.2f}..{hi:+.2f}, McNemar {format_p(self.mcnemar_p)})"
         if lo > 0:
@@ -252,7 +255,7 @@ def compare_rows(candidate_rows: Iterable[Mapping[str, Any]], baseline_rows: Ite
     if paired:
         delta, lo, hi = stats.paired_bootstrap_delta_ci(
             [c.candidate.score for c in paired], [c.baseline.score for c in paired], seed=seed)  # type: ignore[union-attr,misc]
-        delta_ci = (lo, hi)
+        delta_ci = (lo, hi) if len(paired) > 1 else None  # one case: a zero-width "interval" would claim certainty
     return Comparison(
         candidate=candidate,
         baseline=baseline,

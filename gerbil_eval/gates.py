@@ -36,7 +36,7 @@ def _regression_failure(c: Comparison, limit: float) -> str | None:
 
 
 def _better_failure(c: Comparison) -> str | None:
-    if c.delta_ci is None or c.delta_ci[0] > 0:
+    if c.delta_ci is not None and c.delta_ci[0] > 0:
         return None
     return f"--require-better: {c.verdict}; the 95% CI lower bound must be above 0"
 
