@@ -1,0 +1,150 @@
+"""`pipeline opencode` (config update) and `pipeline run` (the chained loop)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from pipeline.opencode import strip_jsonc, update_config
+from pipeline.run import STEPS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pipeline(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, timeout=120,
+                          env=env, cwd=cwd)
+
+
+@pytest.fixture
+def models_server():
+    """An OpenAI-compatible /v1/models on loopback listing one model id, as llama-server does."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            data = json.dumps({"object": "list", "data": [{"id": "gerbil-qwen", "object": "model"}]}).encode()
+            self.send_response(200 if self.path == "/v1/models" else 404)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_opencode_adds_provider_and_keeps_everything_else(tmp_path: Path, models_server: str) -> None:
+    config = tmp_path / "opencode.json"
+    config.write_text("""{
+  // my settings
+  "$schema": "https://opencode.ai/config.json",
+  "theme": "tokyonight", /* keep me */
+  "provider": {"anthropic": {"options": {"apiKey": "{env:ANTHROPIC_API_KEY}"}},},
+  "url": "http://example.com/a//b"
+}""")
+    result = pipeline("opencode", "--workdir", str(tmp_path), "--config", str(config), "--base-url", models_server,
+                      "--model", "gerbil-qwen", "--provider", "llama.cpp", "--context", "16384", "--set-default")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(config.read_text())
+    assert data["theme"] == "tokyonight" and data["url"] == "http://example.com/a//b"
+    assert data["provider"]["anthropic"] == {"options": {"apiKey": "{env:ANTHROPIC_API_KEY}"}}
+    entry = data["provider"]["llama.cpp"]
+    assert entry["npm"] == "@ai-sdk/openai-compatible" and entry["options"]["baseURL"] == models_server
+    assert entry["models"]["gerbil-qwen"]["limit"] == {"context": 16384, "output": 8192}
+    assert data["model"] == "llama.cpp/gerbil-qwen"
+
+
+def test_opencode_refuses_a_model_id_the_server_does_not_list(tmp_path: Path, models_server: str) -> None:
+    result = pipeline("opencode", "--workdir", str(tmp_path), "--config", str(tmp_path / "o.json"),
+                      "--base-url", models_server, "--model", "gerbil-qwen:latest")
+    assert result.returncode == 4 and "does not list model 'gerbil-qwen:latest'" in result.stderr
+    assert "gerbil-qwen" in result.stderr and not (tmp_path / "o.json").exists()
+
+
+def test_opencode_print_uses_the_recorded_deployment_and_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "pipeline-state.json").write_text(json.dumps(
+        {"deployment": {"kind": "ollama", "model": "gerbil-qwen:latest", "base_url": "http://localhost:11434/v1",
+                        "context": 32768}}))
+    result = pipeline("opencode", "--workdir", str(tmp_path), "--config", str(tmp_path / "o.json"), "--print", "--no-check")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["provider"]["ollama"]["models"]["gerbil-qwen:latest"]["limit"]["context"] == 32768
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_update_is_idempotent_and_updates_in_place() -> None:
+    config = update_config({}, "p", "http://a/v1", "m", "m", 100, 10, False)
+    again = update_config(json.loads(json.dumps(config)), "p", "http://b/v1", "m", "m", 200, 10, False)
+    assert again["provider"]["p"]["options"]["baseURL"] == "http://b/v1"
+    assert again["provider"]["p"]["models"]["m"]["limit"]["context"] == 200 and "model" not in again
+
+
+def test_jsonc_comments_inside_strings_survive() -> None:
+    assert json.loads(strip_jsonc('{"a": "x // not a comment", "b": "/* nor this */", /* c */ "d": [1,2,],}')) == \
+        {"a": "x // not a comment", "b": "/* nor this */", "d": [1, 2]}
+
+
+def test_dry_run_walks_every_step_with_no_key_no_network_no_files(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("TOGETHER_API_KEY", "OPENAI_API_KEY")}
+    env["TOGETHER_BASE_URL"] = "http://127.0.0.1:9"  # nothing listens: any network use would fail
+    workdir = tmp_path / "run"
+    result = pipeline("run", "--dry-run", "--workdir", str(workdir), env=env)
+    assert result.returncode == 0, result.stderr
+    announced = [line.split(":")[0][4:] for line in result.stdout.splitlines() if line.startswith("==> ")]
+    assert announced == list(STEPS)
+    assert '"lora_r": 16' in result.stdout and "--require-better" in result.stdout
+    assert not workdir.exists()
+
+
+def test_make_pipeline_dry_run(tmp_path: Path) -> None:
+    """The README's `make pipeline` in dry-run form, as CI runs it."""
+    if not (ROOT / ".venv" / ".setup-stamp").exists():
+        pytest.skip("make setup has not run in this checkout")
+    env = {k: v for k, v in os.environ.items() if k != "TOGETHER_API_KEY"}
+    result = subprocess.run(["make", "-s", "pipeline", f"PIPELINE_ARGS=--dry-run --workdir {tmp_path / 'run'}"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "dry run complete" in result.stdout
+
+
+def test_run_resumes_after_the_last_completed_step_and_stops_on_failure(tmp_path: Path) -> None:
+    from argparse import Namespace
+
+    from pipeline import run as run_mod
+
+    (tmp_path / "pipeline-state.json").write_text(json.dumps({"completed_steps": ["data", "train", "watch"],
+                                                              "adapter_dir": "/x/adapter"}))
+    calls: list[list[str]] = []
+
+    def fake_call(cmd: list[str]) -> int:  # stands in for the subprocess boundary only
+        calls.append(cmd)
+        return 3 if "deploy" in cmd else 0
+
+    parser_args = ["--workdir", str(tmp_path)]
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    run_mod.add_arguments(parser)
+    args: Namespace = parser.parse_args(parser_args)
+    assert run_mod.run(args, call=fake_call) == 3
+    assert [c[3] for c in calls] == ["download", "convert", "deploy"]
+    assert calls[1][4] == "/x/adapter"
+    state = json.loads((tmp_path / "pipeline-state.json").read_text())
+    assert state["completed_steps"] == ["data", "train", "watch", "download", "convert"]
+    assert state["adapter_gguf"] == str(tmp_path / "adapter.gguf")
+    calls.clear()
+    args = parser.parse_args(parser_args + ["--from", "gate"])
+    assert run_mod.run(args, call=fake_call) == 0
+    assert len(calls) == 1 and calls[0][1:3] == ["-m", "pytest"]
