@@ -1,0 +1,91 @@
+"""Each release gate passing and failing, with the one-line message a CI log shows."""
+
+from __future__ import annotations
+
+from gerbil_eval.gates import check_gates
+from gerbil_eval.options import RunOptions
+
+from .rundocs import make_doc
+
+# 20 cases: the fine-tune passes 16, the base 8; the fine-tune never does worse on a case.
+FT = {f"c{i:02d}": (1.0 if i < 16 else 0.5) for i in range(20)}
+BASE = {f"c{i:02d}": (1.0 if i < 8 else 0.5) for i in range(20)}
+
+
+def doc_with_baseline(ft=FT, base=BASE) -> dict:
+    return make_doc([("gerbil-qwen", "candidate", ft), ("qwen2.5:7b", "baseline", base)])
+
+
+def test_no_gate_flags_means_no_failures() -> None:
+    assert check_gates(doc_with_baseline(), RunOptions(), None) == []
+
+
+def test_min_score_passes_and_fails() -> None:
+    doc = doc_with_baseline()  # ft mean 0.9, base mean 0.7
+    assert check_gates(doc, RunOptions(min_score=0.85), None) == []
+    (msg,) = check_gates(doc, RunOptions(min_score=0.95), None)
+    assert msg == "--min-score 0.95: gerbil-qwen mean score 0.90 is below 0.95"
+
+
+def test_min_gates_never_fail_on_the_baseline() -> None:
+    """The baseline scores 0.70 / 40%: below both limits, yet it is the reference, not gated."""
+    assert check_gates(doc_with_baseline(), RunOptions(min_score=0.8, min_pass_rate=0.5), None) == []
+
+
+def test_min_pass_rate_passes_and_fails() -> None:
+    doc = doc_with_baseline()  # ft passes 16/20
+    assert check_gates(doc, RunOptions(min_pass_rate=0.8), None) == []
+    (msg,) = check_gates(doc, RunOptions(min_pass_rate=0.9), None)
+    assert msg == "--min-pass-rate 0.90: gerbil-qwen pass rate 0.80 is below 0.90"
+
+
+def test_min_score_fails_a_candidate_whose_every_request_failed() -> None:
+    doc = make_doc([("gerbil-qwen", "candidate", {"a": None, "b": None})])
+    (msg,) = check_gates(doc, RunOptions(min_score=0.1), None)
+    assert "gerbil-qwen has no scored case" in msg
+
+
+def test_max_regression_against_the_in_run_baseline() -> None:
+    worse = doc_with_baseline(ft=BASE, base=FT)  # the "fine-tune" is 0.20 below the base
+    assert check_gates(worse, RunOptions(max_regression=0.25), None) == []
+    (msg,) = check_gates(worse, RunOptions(max_regression=0.1), None)
+    assert msg == ("--max-regression 0.10: gerbil-qwen mean score 0.70 is 0.20 below qwen2.5:7b (0.90) "
+                   "on 20 shared cases")
+    assert check_gates(doc_with_baseline(), RunOptions(max_regression=0.0), None) == []  # better: no regression
+
+
+def test_max_regression_against_the_compare_to_run() -> None:
+    release = make_doc([("gerbil-qwen", "candidate", FT)], run_id="release-1.2")
+    now = make_doc([("gerbil-qwen", "candidate", {**FT, "c00": 0.5, "c01": 0.5})], run_id="now")  # 0.05 lower
+    assert check_gates(now, RunOptions(max_regression=0.05), release) == []
+    (msg,) = check_gates(now, RunOptions(max_regression=0.02), release)
+    assert msg.startswith("--max-regression 0.02: gerbil-qwen mean score 0.85 is 0.05 below gerbil-qwen (release-1.2) (0.90)")
+
+
+def test_require_better_passes_when_the_ci_is_above_zero_and_fails_otherwise() -> None:
+    assert check_gates(doc_with_baseline(), RunOptions(require_better=True), None) == []
+    tie = doc_with_baseline(base=FT)
+    (msg,) = check_gates(tie, RunOptions(require_better=True), None)
+    assert msg.startswith("--require-better: no significant difference between gerbil-qwen and qwen2.5:7b (+0.00, 95% CI +0.00..+0.00")
+    assert msg.endswith("the 95% CI lower bound must be above 0")
+
+
+def test_require_better_against_the_compare_to_run() -> None:
+    release = make_doc([("gerbil-qwen", "candidate", BASE)], run_id="release-1.2")
+    assert check_gates(make_doc([("gerbil-qwen", "candidate", FT)]), RunOptions(require_better=True), release) == []
+    (msg,) = check_gates(make_doc([("gerbil-qwen", "candidate", BASE)]), RunOptions(require_better=True), release)
+    assert "gerbil-qwen (release-1.2)" in msg
+
+
+def test_comparison_gates_without_a_reference_say_what_to_add() -> None:
+    doc = make_doc([("gerbil-qwen", "candidate", FT)])
+    (msg,) = check_gates(doc, RunOptions(max_regression=0.1, require_better=True), None)
+    assert msg == ("--max-regression and --require-better: nothing to compare against; "
+                   "add --baseline NAME or --compare-to RUN")
+
+
+def test_every_failure_is_one_line() -> None:
+    doc = doc_with_baseline(ft=BASE, base=FT)
+    failures = check_gates(doc, RunOptions(min_score=0.99, min_pass_rate=0.99, max_regression=0.0, require_better=True), None)
+    assert len(failures) == 4
+    assert all("\n" not in f for f in failures)
