@@ -1,0 +1,113 @@
+"""The assertion registry: one entry per base type, negation handled here once.
+
+Shape follows promptfoo's ``src/assertions/``: a table from type name to a small
+handler. Every entry also validates its ``value`` at load time, so a bad case
+file fails before any request is sent, not half-way through a run.
+Handlers return facts ("calls hash-map", "contains 'x'") that read correctly
+whether the assertion is negated or not; ``not-`` flips pass and score exactly
+(``score -> 1 - score``), for every type.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..answer import Answer, analyse
+
+if TYPE_CHECKING:
+    from ..cases import Assertion
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one assertion concluded about one answer."""
+
+    passed: bool
+    score: float
+    reason: str
+
+    @classmethod
+    def of(cls, passed: bool, reason: str) -> "Outcome":
+        """A pass/fail outcome scored 1 or 0."""
+        return cls(passed, 1.0 if passed else 0.0, reason)
+
+
+Check = Callable[[Any, Answer, "Assertion", dict], Outcome]
+Validate = Callable[[Any, Path], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AssertionType:
+    """A registered base type: its check, its load-time value validator, its threshold default."""
+
+    name: str
+    check: Check
+    validate: Validate
+    #: None when the type takes no ``threshold``; else the default used when none is given.
+    default_threshold: float | None = None
+    #: Bounds a given threshold must lie in.
+    threshold_range: tuple[float, float] = (0.0, 1.0)
+
+
+REGISTRY: dict[str, AssertionType] = {}
+
+
+def register(name: str, validate: Validate, default_threshold: float | None = None,
+             threshold_range: tuple[float, float] = (0.0, 1.0)) -> Callable[[Check], Check]:
+    """Decorator: register ``check`` under ``name`` (without the ``not-`` prefix)."""
+
+    def deco(check: Check) -> Check:
+        REGISTRY[name] = AssertionType(name, check, validate, default_threshold, threshold_range)
+        return check
+
+    return deco
+
+
+def split_type(type_name: str) -> tuple[str, bool]:
+    """``"not-calls-any"`` -> ``("calls-any", True)``."""
+    if type_name.startswith("not-"):
+        return type_name[4:], True
+    return type_name, False
+
+
+def lookup(type_name: str) -> AssertionType | None:
+    """The registered entry for ``type_name`` (``not-`` allowed), or None."""
+    return REGISTRY.get(split_type(type_name)[0])
+
+
+def known_types() -> list[str]:
+    """Every accepted type name, for messages and suggestions."""
+    return sorted(REGISTRY) + sorted(f"not-{t}" for t in REGISTRY)
+
+
+def evaluate(assertion: "Assertion", answer: str | Answer, context: dict) -> Outcome:
+    """Run one assertion on ``answer``; ``not-`` negates pass and score exactly.
+
+    A check that raises (only user ``python`` functions can) fails with the error
+    as its reason instead of stopping the run.
+    """
+    base, negated = split_type(assertion.type)
+    entry = REGISTRY[base]
+    ans = answer if isinstance(answer, Answer) else analyse(answer)
+    out = entry.check(assertion.value, ans, assertion, context)
+    score = out.score if math.isfinite(out.score) else 0.0
+    score = min(1.0, max(0.0, score))
+    if negated:
+        return Outcome(not out.passed, 1.0 - score, out.reason)
+    return Outcome(out.passed, score, out.reason)
+
+
+def threshold_of(assertion: "Assertion") -> float:
+    """The assertion's threshold, or its type's default."""
+    if assertion.threshold is not None:
+        return assertion.threshold
+    entry = lookup(assertion.type)
+    assert entry is not None and entry.default_threshold is not None
+    return entry.default_threshold
+
+
+# Importing the handler modules fills REGISTRY.
+from . import fuzzy, gerbil, python_fn, text  # noqa: E402,F401

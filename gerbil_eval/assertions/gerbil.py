@@ -1,0 +1,285 @@
+"""Gerbil-aware assertions: they look at what the code *does*, read by a real reader.
+
+All of them see only the code of the answer (see :mod:`gerbil_eval.answer`), so
+prose never trips them, and they work on read data, so strings, comments,
+``#;`` datum comments and ``#\\(`` characters never do either.
+
+- ``calls``: a symbol at the head of a ``( ... )`` form outside ``quote``
+  (``[a b]`` is ``@list`` and ``{m obj}`` a method call: neither calls ``a``/``m``).
+- ``mentions``: a symbol anywhere, compared whole (``hash-ref`` is not ``hash-ref/default``).
+- ``imports``: a module in an ``(import ...)``, also inside ``only-in``/``except-in``/
+  ``rename-in``/``prefix-in``/``group-in``; ``std/iter`` and ``:std/iter`` are the same.
+- ``defines``: a name bound by ``def``, ``define``, ``defstruct`` (+ its constructor,
+  predicate, accessors), ``defmethod {name type}``, ``defvalues``, ``defrules``...
+- ``form``: a Gerbil-syntax pattern (``_`` one datum, ``...`` any rest) matched against every form.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Collection, Iterable
+
+from . import Outcome, register, values
+from ..answer import Answer
+from ..reader import Datum, Form, Keyword, Symbol, read, write_datum
+
+#: Heads that bind the name in their second position (``(def f ...)``, ``(def (f x) ...)``).
+DEFINERS = frozenset({
+    "def", "def*", "define", "defconst", "defalias", "defrule", "defrules", "defsyntax", "defsyntax-call",
+    "defsyntax-for-match", "define-syntax", "define-syntax-rule", "defmacro", "define-macro", "defmethod",
+    "defstruct", "defclass", "deferror-class", "definterface", "defproto", "defmessage", "defcall-actor",
+    "define-record-type", "define-type", "define-structure", "defparameter", "define-parameter",
+    "defvalues", "define-values", "defraise/context", "defgeneric", "defspecific",
+})
+_TYPE_DEFINERS = frozenset({"defstruct", "defclass"})
+_MULTI_DEFINERS = frozenset({"defvalues", "define-values"})
+_IMPORT_SELECTORS = frozenset({"only-in", "except-in", "rename-in", "prefix-in"})
+_IMPORT_PHASES = frozenset({"for-syntax", "for-template", "begin"})
+
+
+@dataclass(frozen=True, slots=True)
+class CodeIndex:
+    """What the code calls and mentions, computed in one walk per answer."""
+
+    calls: dict[str, None]  # ordered set: heads of ( ) forms outside quote, in source order
+    symbols: frozenset[str]
+
+
+def code_index(ans: Answer) -> CodeIndex:
+    """Walk the answer's data once, noting call heads (outside ``quote``) and all symbols."""
+    calls: dict[str, None] = {}
+    symbols: set[str] = set()
+    todo: list[tuple[Datum, bool]] = [(d, False) for d in reversed(ans.data)]
+    while todo:
+        d, quoted = todo.pop()
+        if type(d) is Symbol:
+            symbols.add(d)
+        elif isinstance(d, Form):
+            items = d.items
+            head = items[0] if items else None
+            if not quoted and d.open == "(" and type(head) is Symbol:
+                if head == "quote":
+                    quoted = True
+                else:
+                    calls.setdefault(head, None)
+            inner = quoted or d.open in ("#(", "#u8(")
+            todo.extend((x, inner) for x in reversed(items))
+    return CodeIndex(calls, frozenset(symbols))
+
+
+def _module_name(name: str) -> str:
+    return name[1:] if name.startswith(":") else name
+
+
+def _import_specs(spec: Datum, out: dict[str, None]) -> None:
+    """Add the modules named by one import spec to ``out``."""
+    if isinstance(spec, str) and not isinstance(spec, Keyword):
+        out.setdefault(_module_name(spec), None)
+        return
+    if not isinstance(spec, Form) or not spec.items or type(spec.items[0]) is not Symbol:
+        return
+    head, args = spec.items[0], spec.items[1:]
+    if head in _IMPORT_SELECTORS and args:
+        _import_specs(args[0], out)
+    elif head == "group-in" and args and isinstance(args[0], str):
+        prefix = _module_name(args[0])
+        for sub in args[1:]:
+            if isinstance(sub, str):
+                out.setdefault(f"{prefix}/{sub}", None)
+    elif head in _IMPORT_PHASES:
+        for sub in args:
+            _import_specs(sub, out)
+
+
+def imported_modules(ans: Answer) -> dict[str, None]:
+    """Modules imported anywhere in the code, without leading colon, in order."""
+    out: dict[str, None] = {}
+    for form in ans.forms:
+        if form.open == "(" and form.items and form.items[0] == "import" and type(form.items[0]) is Symbol:
+            for spec in form.items[1:]:
+                _import_specs(spec, out)
+    return out
+
+
+def _bound_name(target: Datum) -> str | None:
+    """The name in ``f``, ``(f x)``, ``((f a) b)`` (curried), ``(point base)``, ``{name type}``."""
+    while isinstance(target, Form) and target.items:
+        target = target.items[0]
+    return str(target) if type(target) is Symbol else None
+
+
+def _struct_names(name: str, fields: Datum) -> list[str]:
+    """defstruct/defclass also define make-NAME, NAME?, NAME-FIELD and NAME-FIELD-set!."""
+    out = [f"make-{name}", f"{name}?"]
+    if isinstance(fields, Form):
+        for f in fields.items:
+            if type(f) is Symbol:
+                out += [f"{name}-{f}", f"{name}-{f}-set!"]
+    return out
+
+
+def defined_names(ans: Answer) -> dict[str, None]:
+    """Names the code defines, in order."""
+    out: dict[str, None] = {}
+    for form in ans.forms:
+        items = form.items
+        if form.open != "(" or len(items) < 2 or type(items[0]) is not Symbol or items[0] not in DEFINERS:
+            continue
+        head, target = items[0], items[1]
+        if head in _MULTI_DEFINERS and isinstance(target, Form):
+            names = [str(x) for x in target.items if type(x) is Symbol and x != "."]
+        else:
+            name = _bound_name(target)
+            names = [name] if name else []
+            if name and head in _TYPE_DEFINERS and len(items) > 2:
+                names += _struct_names(name, items[2])
+        for n in names:
+            out.setdefault(n, None)
+    return out
+
+
+def _hint(missing: Iterable[str], present: Collection[str]) -> str:
+    """Near misses from the code ("code has: hash-walk"), so a failing reason says what to fix."""
+    if not present:
+        return " (code has none)"
+    close: dict[str, None] = {}
+    for m in missing:
+        for c in difflib.get_close_matches(m, list(present), n=3, cutoff=0.6):
+            close.setdefault(c, None)
+    return f" (code has: {', '.join(list(close)[:4])})" if close else ""
+
+
+def membership(wanted: tuple[str, ...], present: Collection[str], verb: str, base_verb: str,
+               any_: bool, key=lambda s: s) -> Outcome:
+    """All (or any) of ``wanted`` are in ``present``; reasons name what is found or missing."""
+    found = [w for w in wanted if key(w) in present]
+    if any_:
+        if found:
+            return Outcome.of(True, f"{verb} {', '.join(found)}")
+        return Outcome.of(False, f"{verb} none of {', '.join(wanted)}{_hint(map(key, wanted), present)}")
+    missing = [w for w in wanted if w not in found]
+    if not missing:
+        return Outcome.of(True, f"{verb} {', '.join(wanted)}")
+    return Outcome.of(False, f"does not {base_verb} {', '.join(missing)}{_hint(map(key, missing), present)}")
+
+
+def _register_membership(name: str, verb: str, base_verb: str, present_of, key=lambda s: s) -> None:
+    for suffix, any_ in (("", False), ("-any", True)):
+        register(name + suffix, values.symbols)(
+            lambda v, ans, _a, _c, any_=any_: membership(v, present_of(ans), verb, base_verb, any_, key))
+
+
+_register_membership("calls", "calls", "call", lambda ans: ans.derived(code_index).calls)
+_register_membership("mentions", "mentions", "mention", lambda ans: ans.derived(code_index).symbols)
+_register_membership("imports", "imports", "import", lambda ans: ans.derived(imported_modules), _module_name)
+_register_membership("defines", "defines", "define", lambda ans: ans.derived(defined_names))
+
+
+# --- form patterns -------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1024)
+def parse_pattern(text: str) -> Form:
+    """Read a ``form`` pattern; ValueError when it does not read as exactly one form."""
+    result = read(text)
+    if result.errors:
+        raise ValueError(f"pattern {text!r} does not read: {result.errors[0]}")
+    if len(result.data) != 1 or not isinstance(result.data[0], Form):
+        raise ValueError(f"pattern {text!r} must be one bracketed form like '(hash-get _ _)'; "
+                         "use mentions for a single symbol")
+    return result.data[0]
+
+
+def _same_atom(p: Datum, d: Datum) -> bool:
+    numeric = (int, float)
+    if isinstance(p, numeric) and isinstance(d, numeric) and not isinstance(p, bool) and not isinstance(d, bool):
+        return p == d
+    return type(p) is type(d) and p == d
+
+
+def matches(pattern: Datum, datum: Datum) -> bool:
+    """``_`` matches one datum, ``...`` any run of datums; a ``( )`` pattern also matches ``[ ]``."""
+    if type(pattern) is Symbol and pattern == "_":
+        return True
+    if isinstance(pattern, Form):
+        if not isinstance(datum, Form):
+            return False
+        if pattern.open != datum.open and not (pattern.open == "(" and datum.open == "["):
+            return False
+        return _match_items(pattern.items, 0, datum.items, 0)
+    return _same_atom(pattern, datum)
+
+
+def _match_items(ps: tuple[Datum, ...], i: int, ds: tuple[Datum, ...], j: int) -> bool:
+    while i < len(ps):
+        p = ps[i]
+        if type(p) is Symbol and p == "...":
+            if i == len(ps) - 1:
+                return True
+            return any(_match_items(ps, i + 1, ds, k) for k in range(j, len(ds) + 1))
+        if j >= len(ds) or not matches(p, ds[j]):
+            return False
+        i, j = i + 1, j + 1
+    return j == len(ds)
+
+
+def _patterns(value: Any, base: Path) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(p, str) for p in items):
+        raise ValueError(f"needs a pattern string or a list of them, got {value!r:.40}")
+    for p in items:
+        parse_pattern(p)
+    return tuple(items)
+
+
+def _same_head(pattern: Form, ans: Answer) -> list[str]:
+    """Forms with the pattern's head symbol, shown as near misses."""
+    head = pattern.items[0] if pattern.items else None
+    if type(head) is not Symbol or head in ("_", "..."):
+        return []
+    return [write_datum(f, 50) for f in ans.forms if f.items and type(f.items[0]) is Symbol and f.items[0] == head][:2]
+
+
+def _form_check(value: tuple[str, ...], ans: Answer, any_: bool) -> Outcome:
+    hits: list[str] = []
+    misses: list[str] = []
+    for text in value:
+        pattern = parse_pattern(text)
+        hit = next((f for f in ans.forms if matches(pattern, f)), None)
+        if hit is None:
+            near = _same_head(pattern, ans)
+            misses.append(text + (f" (code has: {'; '.join(near)})" if near else ""))
+        else:
+            hits.append(f"{write_datum(hit, 50)} matches {text}")
+    if hits and (any_ or not misses):
+        return Outcome.of(True, "; ".join(hits))
+    return Outcome.of(False, "no form matches " + "; ".join(misses))
+
+
+register("form", _patterns)(lambda v, ans, _a, _c: _form_check(v, ans, any_=False))
+register("form-any", _patterns)(lambda v, ans, _a, _c: _form_check(v, ans, any_=True))
+
+
+# --- whole-code checks ---------------------------------------------------------------------------
+
+@register("parses", values.no_value)
+def parses(_v: None, ans: Answer, _a: Any, _c: dict) -> Outcome:
+    """Every Scheme code block reads completely; an answer with no Scheme code at all fails."""
+    if not any(r.data for r in ans.reads):
+        return Outcome.of(False, "no Scheme code to read")
+    for unit, result in zip(ans.units, ans.reads):
+        if result.errors:
+            where = f"code block at line {unit.line}" if unit.line else "the answer"
+            return Outcome.of(False, f"{where} does not read: {result.errors[0]}")
+    n = len(ans.units)
+    return Outcome.of(True, f"{n} code block{'s' if n != 1 else ''} read completely" if ans.blocks
+                      else "the answer reads completely")
+
+
+@register("code-block", values.no_value)
+def code_block(_v: None, ans: Answer, _a: Any, _c: dict) -> Outcome:
+    """The answer has at least one fenced code block (any language)."""
+    n = len(ans.blocks)
+    return Outcome.of(n > 0, f"has {n} fenced code block{'s' if n != 1 else ''}" if n else "has no fenced code block")

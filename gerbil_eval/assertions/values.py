@@ -1,0 +1,89 @@
+"""Load-time validators for assertion values.
+
+Each returns the normalised value stored on :class:`~gerbil_eval.cases.Assertion`
+(JSON-serialisable: it is written to results.json) or raises ``ValueError``
+with a message the case loader prefixes with file, case id and field.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def no_value(value: Any, _base: Path) -> None:
+    """For ``parses`` and ``code-block``: a value is a mistake, not something to ignore."""
+    if value is not None:
+        raise ValueError(f"takes no value, got {_describe(value)}; remove 'value:'")
+    return None
+
+
+def text(value: Any, _base: Path) -> str:
+    """A non-empty string; numbers are accepted and compared as their text (promptfoo)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"needs a non-empty string, got {_describe(value)}")
+    out = value if isinstance(value, str) else str(value)
+    if out == "":
+        raise ValueError("needs a non-empty string, got ''")
+    return out
+
+
+def split_commas(value: str) -> list[str]:
+    """promptfoo's comma-separated list: trimmed, empty items skipped, "quoted, items" kept whole."""
+    try:
+        rows = list(csv.reader([value], skipinitialspace=True, strict=True))
+    except csv.Error as exc:
+        raise ValueError(f"cannot split {_describe(value)} on commas: {exc}") from None
+    return [item.strip() for row in rows for item in row if item.strip()]
+
+
+def text_list(value: Any, base: Path) -> tuple[str, ...]:
+    """A list of strings, or one comma-separated string (``"a, b, c"``) as promptfoo allows."""
+    if isinstance(value, str):
+        items: list[Any] = split_commas(value)
+    elif isinstance(value, list):
+        items = value
+    else:
+        raise ValueError(f"needs a list of strings or a comma-separated string, got {_describe(value)}")
+    if not items:
+        raise ValueError("needs at least one item")
+    try:
+        return tuple(text(v, base) for v in items)
+    except ValueError as exc:
+        raise ValueError(f"every item {exc}") from None
+
+
+def symbols(value: Any, base: Path) -> tuple[str, ...]:
+    """Gerbil names: one string or a list; a string may list several, separated by commas."""
+    if isinstance(value, str):
+        items: list[Any] = [s.strip() for s in value.split(",") if s.strip()]
+    elif isinstance(value, list):
+        items = value
+    else:
+        raise ValueError(f"needs a name or a list of names, got {_describe(value)}")
+    if not items:
+        raise ValueError("needs at least one name")
+    out = []
+    for item in items:
+        if not isinstance(item, str) or not item.strip() or any(c.isspace() for c in item.strip()):
+            raise ValueError(f"needs names without spaces, got {_describe(item)}")
+        out.append(item.strip())
+    return tuple(out)
+
+
+def any_json(value: Any, _base: Path) -> Any:
+    """``equals``: a string, number, or an object/list compared as JSON."""
+    if value is None:
+        raise ValueError("needs a value to compare the answer with")
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"must be plain YAML data (strings, numbers, lists, mappings): {exc}") from None
+    return value

@@ -1,0 +1,366 @@
+"""Case files: the dataclasses and a loader that rejects every mistake before a request is sent.
+
+A YAML file is a list of cases, or ``{defaults: {...}, cases: [...]}``. Every
+problem — unknown key or assertion type, wrong value shape, invalid regex,
+missing prompt, duplicate id — is one :class:`CaseFileError` line naming the
+file, line, case id and field, because a typo such as ``asserts:`` that
+silently disabled a check would make a model look better than it is.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from .assertions import REGISTRY, known_types, lookup, split_type
+from .errors import CaseError
+
+CASE_KEYS = ("id", "topic", "prompt", "messages", "category", "tags", "threshold", "system", "assert",
+             "reference", "counterexamples", "description", "notes")
+DEFAULT_KEYS = ("category", "tags", "threshold", "system")
+ASSERT_KEYS = ("type", "value", "weight", "threshold")
+ROLES = ("system", "user", "assistant")
+_KEBAB = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
+CASE_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Assertion:
+    """One check on an answer. ``value`` is normalised (lists become tuples) and JSON-serialisable."""
+
+    type: str
+    value: Any = None
+    weight: float = 1.0
+    threshold: float | None = None
+
+    @property
+    def base_type(self) -> str:
+        """The type without ``not-``: ``base_type`` of ``not-calls-any`` is ``calls-any``."""
+        return split_type(self.type)[0]
+
+    @property
+    def negated(self) -> bool:
+        return split_type(self.type)[1]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One prompt and the assertions its answer must satisfy."""
+
+    id: str
+    messages: tuple[dict[str, str], ...]
+    category: str
+    tags: tuple[str, ...]
+    assertions: tuple[Assertion, ...]
+    threshold: float | None = None
+    topic: str | None = None
+    reference: str | None = None
+    counterexamples: tuple[str, ...] = ()
+    source: str = ""
+    prompt: str | None = None
+    line: int = 0  # line of the case in ``source``
+
+
+class CaseFileError(CaseError):
+    """A :class:`CaseError` that also keeps its parts, for lint and tests."""
+
+    def __init__(self, file: str, line: int, case_id: str | None, field: str | None, message: str) -> None:
+        self.file, self.line, self.case_id, self.field, self.message = file, line, case_id, field, message
+        where = f"{file}:{line}" if line else file
+        parts = [where] + ([f"case {case_id}"] if case_id else []) + ([field] if field else []) + [message]
+        super().__init__(": ".join(parts))
+
+
+class _Bad(Exception):
+    """Raised by field validators; the caller adds file, line and case id."""
+
+    def __init__(self, field: str | None, message: str, line: int = 0) -> None:
+        super().__init__(message)
+        self.field, self.message, self.line = field, message, line
+
+
+# --- YAML with line numbers and duplicate-key detection -------------------------------------------
+
+class _LineDict(dict):
+    """A mapping that remembers the line it started on."""
+
+    line = 0
+
+
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    pass
+
+
+def _construct_map(loader: Any, node: yaml.MappingNode) -> Any:
+    data = _LineDict()
+    data.line = node.start_mark.line + 1
+    yield data
+    loader.flatten_mapping(node)
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            duplicate = key in data
+        except TypeError:
+            raise yaml.constructor.ConstructorError(None, None, f"unhashable key {key!r:.40}", key_node.start_mark)
+        if duplicate:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r:.40}", key_node.start_mark)
+        data[key] = loader.construct_object(value_node, deep=True)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+
+
+def _parse_yaml(path: Path, shown: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CaseFileError(shown, 0, None, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise CaseFileError(shown, 0, None, None, f"cannot read: {exc.strerror}") from None
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        raise CaseFileError(shown, mark.line + 1 if mark else 0, None, None, f"YAML syntax error: {what}") from None
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:  # e.g. an impossible date such as 2024-13-45
+        raise CaseFileError(shown, 0, None, None, f"YAML error: {exc}") from None
+    except RecursionError:
+        raise CaseFileError(shown, 0, None, None, "YAML nests too deeply") from None
+
+
+# --- field validators ------------------------------------------------------------------------------
+
+def _suggest(word: Any, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _check_keys(mapping: dict, allowed: tuple[str, ...], field: str | None, what: str) -> None:
+    for key in mapping:
+        if key not in allowed:
+            where = f"{field}.{key}" if field else str(key)
+            raise _Bad(where, f"unknown {what} key '{key}'{_suggest(key, allowed)}; allowed: {', '.join(allowed)}",
+                       getattr(mapping, "line", 0))
+
+
+def _text(value: Any, field: str, *, empty_ok: bool = False) -> str:
+    if not isinstance(value, str) or (not empty_ok and not value.strip()):
+        raise _Bad(field, f"must be a non-empty string, got {value!r:.40}")
+    return value
+
+
+def _number(value: Any, field: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
+        bounds = f"between {low:g} and {high:g}" if math.isfinite(high) else f"{low:g} or more"
+        raise _Bad(field, f"must be a number {bounds}, got {value!r:.40}")
+    return float(value)
+
+
+def _tags(value: Any, field: str) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(t, str) and t.strip() for t in items):
+        raise _Bad(field, f"must be a tag or a list of non-empty strings, got {value!r:.40}")
+    return tuple(t.strip() for t in items)
+
+
+def _messages(value: Any, case_system: str | None) -> tuple[dict[str, str], ...]:
+    if not isinstance(value, list) or not value:
+        raise _Bad("messages", "must be a non-empty list of {role, content}")
+    out = []
+    for i, msg in enumerate(value, 1):
+        field = f"messages #{i}"
+        if not isinstance(msg, dict):
+            raise _Bad(field, f"must be a mapping {{role, content}}, got {msg!r:.40}")
+        _check_keys(msg, ("role", "content"), field, "message")
+        if msg.get("role") not in ROLES:
+            raise _Bad(f"{field}.role", f"must be one of {', '.join(ROLES)}, got {msg.get('role')!r:.40}")
+        out.append({"role": msg["role"], "content": _text(msg.get("content"), f"{field}.content")})
+    if not any(m["role"] == "user" for m in out):
+        raise _Bad("messages", "needs at least one message with role: user")
+    if case_system is not None and any(m["role"] == "system" for m in out):
+        raise _Bad("system", "is given twice: as 'system:' and as a system message; keep one")
+    return tuple(out)
+
+
+def _assertion(raw: Any, index: int, base_dir: Path) -> Assertion:
+    field = f"assert #{index}"
+    if not isinstance(raw, dict):
+        raise _Bad(field, f"must be a mapping like {{type: calls, value: hash-ref}}, got {raw!r:.40}")
+    _check_keys(raw, ASSERT_KEYS, field, "assertion")
+    type_name = raw.get("type")
+    entry = lookup(type_name) if isinstance(type_name, str) else None
+    if entry is None:
+        raise _Bad(f"{field}.type", f"unknown assertion type {type_name!r:.40}{_suggest(type_name, known_types())}; "
+                                    f"known: {', '.join(sorted(REGISTRY))} (each may be prefixed with not-)")
+    field = f"assert #{index} ({type_name})"
+    try:
+        value = entry.validate(raw.get("value"), base_dir)
+    except ValueError as exc:
+        raise _Bad(f"{field}.value", str(exc)) from None
+    threshold = raw.get("threshold")
+    if threshold is not None:
+        if entry.default_threshold is None:
+            takers = ", ".join(sorted(n for n, e in REGISTRY.items() if e.default_threshold is not None))
+            raise _Bad(f"{field}.threshold", f"does not apply to {entry.name}; only to {takers} "
+                                            "(a case-level threshold goes on the case)")
+        threshold = _number(threshold, f"{field}.threshold", *entry.threshold_range)
+    weight = _number(raw.get("weight", 1), f"{field}.weight", 0.0, math.inf)
+    return Assertion(type=type_name, value=value, weight=weight, threshold=threshold)
+
+
+def _defaults(raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise _Bad("defaults", f"must be a mapping of {', '.join(DEFAULT_KEYS)}")
+    _check_keys(raw, DEFAULT_KEYS, "defaults", "defaults")
+    out: dict[str, Any] = {}
+    if "category" in raw:
+        out["category"] = _text(raw["category"], "defaults.category")
+    if "tags" in raw:
+        out["tags"] = _tags(raw["tags"], "defaults.tags")
+    if "threshold" in raw:
+        out["threshold"] = _number(raw["threshold"], "defaults.threshold", 0.0, 1.0)
+    if "system" in raw:
+        out["system"] = _text(raw["system"], "defaults.system")
+    return out
+
+
+def _case(raw: dict, defaults: dict[str, Any], path: Path, shown: str) -> Case:
+    _check_keys(raw, CASE_KEYS, None, "case")
+    case_id = raw.get("id")
+    if not isinstance(case_id, str) or not _KEBAB.match(case_id):
+        raise _Bad("id", f"must be kebab-case like 'hash-iteration', got {case_id!r:.40}" if case_id is not None
+                   else "missing id (give each case a unique kebab-case id)")
+    prompt = raw.get("prompt")
+    system = _text(raw["system"], "system") if "system" in raw else None
+    if "prompt" in raw and "messages" in raw:
+        raise _Bad("prompt", "give either prompt or messages, not both")
+    if "messages" in raw:
+        messages = _messages(raw["messages"], system)
+    elif prompt is None:
+        raise _Bad("prompt", "missing prompt (or messages)")
+    else:
+        messages = ({"role": "user", "content": _text(prompt, "prompt")},)
+    system = system if system is not None else defaults.get("system")
+    if system is not None and not any(m["role"] == "system" for m in messages):
+        messages = ({"role": "system", "content": system},) + messages
+    raw_asserts = raw.get("assert")
+    if not isinstance(raw_asserts, list) or not raw_asserts:
+        raise _Bad("assert", "missing: a case needs a non-empty list of assertions under 'assert:'"
+                   if raw_asserts is None else "must be a non-empty list of assertions")
+    counter = raw.get("counterexamples", [])
+    if not isinstance(counter, list):
+        raise _Bad("counterexamples", "must be a list of known-bad answers")
+    tags = defaults.get("tags", ()) + (_tags(raw["tags"], "tags") if "tags" in raw else ())
+    return Case(
+        id=case_id,
+        messages=messages,
+        category=_text(raw["category"], "category") if "category" in raw else defaults.get("category", path.stem),
+        tags=tuple(dict.fromkeys(tags)),
+        assertions=tuple(_assertion(a, i, path.parent) for i, a in enumerate(raw_asserts, 1)),
+        threshold=_number(raw["threshold"], "threshold", 0.0, 1.0) if "threshold" in raw else defaults.get("threshold"),
+        topic=_text(raw["topic"], "topic") if raw.get("topic") is not None else None,
+        reference=_text(raw["reference"], "reference") if raw.get("reference") is not None else None,
+        counterexamples=tuple(_text(c, f"counterexamples #{i}") for i, c in enumerate(counter, 1)),
+        source=shown,
+        prompt=prompt if isinstance(prompt, str) else None,
+        line=getattr(raw, "line", 0),
+    )
+
+
+def parse_file(path: Path) -> tuple[list[Case], list[CaseFileError]]:
+    """Every valid case of one file, and one error per invalid case (or one for the whole file)."""
+    shown = str(path)
+    try:
+        doc = _parse_yaml(path, shown)
+    except CaseFileError as exc:
+        return [], [exc]
+    line = getattr(doc, "line", 0)
+    try:
+        if isinstance(doc, dict):
+            _check_keys(doc, ("defaults", "cases"), None, "top-level")
+            defaults, raw_cases = _defaults(doc.get("defaults")), doc.get("cases")
+        else:
+            defaults, raw_cases = {}, doc
+        if not isinstance(raw_cases, list) or not raw_cases:
+            raise _Bad(None, "expected a non-empty list of cases, or a mapping {defaults: ..., cases: [...]}")
+    except _Bad as bad:
+        return [], [CaseFileError(shown, bad.line or line, None, bad.field, bad.message)]
+    cases: list[Case] = []
+    errors: list[CaseFileError] = []
+    seen: dict[str, Case] = {}
+    for i, raw in enumerate(raw_cases, 1):
+        raw_line = getattr(raw, "line", line)
+        label = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else f"#{i}"
+        try:
+            if not isinstance(raw, dict):
+                raise _Bad(None, f"each case must be a mapping with id, prompt and assert; got {raw!r:.40}")
+            case = _case(raw, defaults, path, shown)
+        except _Bad as bad:
+            errors.append(CaseFileError(shown, bad.line or raw_line, label, bad.field, bad.message))
+            continue
+        if case.id in seen:
+            errors.append(CaseFileError(shown, case.line, case.id, "id",
+                                        f"duplicate id, also on line {seen[case.id].line}"))
+            continue
+        seen[case.id] = case
+        cases.append(case)
+    return cases, errors
+
+
+def load_file(path: Path) -> list[Case]:
+    """The cases of one file; raises the first :class:`CaseFileError`."""
+    cases, errors = parse_file(path)
+    if errors:
+        raise errors[0]
+    return cases
+
+
+def case_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Files to load: given files as they are, folders searched for ``*.yaml``/``*.yml``, sorted."""
+    files: list[Path] = []
+    for p in [paths] if isinstance(paths, (str, Path)) else paths:
+        path = Path(p)
+        if path.is_dir():
+            found = sorted(f for f in path.rglob("*") if f.suffix in CASE_SUFFIXES and f.is_file()
+                           and not any(part.startswith(".") for part in f.relative_to(path).parts))
+            if not found:
+                raise CaseError(f"{path}: no case files (*.yaml, *.yml) in this folder")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise CaseError(f"{path}: no such case file or folder")
+    return list(dict.fromkeys(files))
+
+
+def duplicate_errors(cases: Iterable[Case]) -> list[CaseFileError]:
+    """One error per id that appears in two files, naming both."""
+    first: dict[str, Case] = {}
+    errors = []
+    for case in cases:
+        other = first.setdefault(case.id, case)
+        if other is not case:
+            errors.append(CaseFileError(case.source, case.line, case.id, "id",
+                                        f"duplicate id, also in {other.source}:{other.line}"))
+    return errors
+
+
+def load_cases(paths: Iterable[str | Path] | str | Path) -> list[Case]:
+    """Load and validate every case under ``paths``; raises :class:`CaseError` on the first problem."""
+    cases = [case for f in case_files(paths) for case in load_file(f)]
+    dups = duplicate_errors(cases)
+    if dups:
+        raise dups[0]
+    return cases

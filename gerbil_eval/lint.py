@@ -1,0 +1,154 @@
+"""``python -m gerbil_eval lint [PATH...]``: prove the case files measure what they claim.
+
+A case is only trustworthy if its known-good ``reference`` passes and each
+known-bad ``counterexample`` fails; otherwise a model's score says more about
+the case than about the model. Lint loads every file (all load errors, not just
+the first), scores references and counterexamples with the real scorer, and with
+``--facts`` checks that every topic of a facts file is covered by some case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from .cases import Case, case_files, duplicate_errors, parse_file
+from .errors import CaseError
+from .scoring import score_answer
+
+_FACT_TOPIC = re.compile(r"^###\s+(\d+)\.\s+([A-Za-z0-9][\w/-]*)\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class LintProblem:
+    """One problem, printed as ``file:line: case-id: message``."""
+
+    file: str
+    case_id: str | None
+    message: str
+    line: int = 0
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return ": ".join([where] + ([self.case_id] if self.case_id else []) + [self.message])
+
+
+def read_fact_topics(path: Path) -> dict[str, str]:
+    """Topic ids of a facts file (lines like ``### 4. hash-iteration``) -> their number."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CaseError(f"{path}: cannot read the facts file: {exc}") from None
+    topics = {m.group(2): m.group(1) for m in _FACT_TOPIC.finditer(text)}
+    if not topics:
+        raise CaseError(f"{path}: no topic headings like '### 4. hash-iteration' in this facts file")
+    return topics
+
+
+def check_case(case: Case, strict: bool = False) -> list[LintProblem]:
+    """The reference passes, every counterexample fails; with ``strict``, both are present."""
+    problems: list[str] = []
+    if all(a.weight == 0 for a in case.assertions):
+        problems.append("every assertion has weight 0, so the case can never fail")
+    if case.reference is None:
+        if strict:
+            problems.append("no reference answer (required with --strict)")
+    else:
+        result = score_answer(case, case.reference)
+        if not result.passed:
+            problems.append(f"reference fails: {result.reason}")
+    for i, bad in enumerate(case.counterexamples, 1):
+        result = score_answer(case, bad)
+        if result.passed:
+            problems.append(f"counterexample #{i} passes ({result.reason}); add an assertion it fails")
+    if strict and len(case.counterexamples) < 2:
+        problems.append(f"has {len(case.counterexamples)} counterexample(s); --strict needs at least 2")
+    return [LintProblem(case.source, case.id, p, case.line) for p in problems]
+
+
+def check_topics(cases: list[Case], facts: Path) -> list[LintProblem]:
+    """Every facts topic has a case, and every case topic is a facts topic."""
+    topics = read_fact_topics(facts)
+    covered = {c.topic for c in cases if c.topic}
+    problems = [LintProblem(str(facts), None, f"topic {t} (### {n}) has no case with 'topic: {t}'")
+                for t, n in topics.items() if t not in covered]
+    for c in cases:
+        if c.topic and c.topic not in topics:
+            close = difflib.get_close_matches(c.topic, list(topics), n=1, cutoff=0.6)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.append(LintProblem(c.source, c.id, f"topic '{c.topic}' is not a topic of {facts}{hint}", c.line))
+    return problems
+
+
+@dataclass(frozen=True)
+class LintReport:
+    """What lint looked at and what it found."""
+
+    problems: list[LintProblem]
+    cases: list[Case]
+    files: list[Path]
+
+
+def lint_report(paths: Iterable[str | Path] | str | Path, strict: bool = False,
+                facts: str | Path | None = None) -> LintReport:
+    """Lint ``paths`` and keep the loaded cases, for the summary line."""
+    problems: list[LintProblem] = []
+    cases: list[Case] = []
+    all_files: list[Path] = []
+    for p in [paths] if isinstance(paths, (str, Path)) else paths:
+        try:
+            files = case_files([p])
+        except CaseError as exc:
+            problems.append(LintProblem(str(p), None, str(exc).split(": ", 1)[-1]))
+            continue
+        all_files += files
+        for f in files:
+            file_cases, errors = parse_file(f)
+            problems += [LintProblem(e.file, e.case_id, f"{e.field}: {e.message}" if e.field else e.message, e.line)
+                         for e in errors]
+            cases += file_cases
+    problems += [LintProblem(e.file, e.case_id, f"{e.field}: {e.message}", e.line) for e in duplicate_errors(cases)]
+    for case in cases:
+        problems += check_case(case, strict)
+    if facts is not None:
+        problems += check_topics(cases, Path(facts))
+    return LintReport(problems, cases, all_files)
+
+
+def lint_cases(paths: Iterable[str | Path] | str | Path, strict: bool = False,
+               facts: str | Path | None = None) -> list[LintProblem]:
+    """All problems of the case files under ``paths`` (empty list = all good)."""
+    return lint_report(paths, strict, facts).problems
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", default=["cases"], metavar="PATH",
+                        help="case files or folders (folders are searched for *.yaml/*.yml; default: cases/)")
+    parser.add_argument("--strict", action="store_true",
+                        help="also require every case to have a reference and at least 2 counterexamples "
+                             "(the shipped library uses this)")
+    parser.add_argument("--facts", metavar="FILE", default=None,
+                        help="facts file whose topics ('### 4. hash-iteration') must each be covered by a case's "
+                             "'topic:'; case topics not in it are problems too")
+    parser.epilog = ("Prints one line per problem (file:line: case-id: message) and exits 1 if there is any; "
+                     "otherwise prints a one-line summary and exits 0.")
+
+
+def run(args: argparse.Namespace) -> int:
+    report = lint_report(args.paths, strict=args.strict, facts=args.facts)
+    for p in report.problems:
+        print(p)
+    if report.problems:
+        print(f"{len(report.problems)} problem(s) in {len(report.cases)} cases")
+        return 1
+    counter = sum(len(c.counterexamples) for c in report.cases)
+    refs = sum(1 for c in report.cases if c.reference is not None)
+    topics = len({c.topic for c in report.cases if c.topic})
+    covered = f"; all {topics} facts topics covered" if args.facts else ""
+    print(f"OK: {len(report.cases)} cases in {len(report.files)} files; {refs} references pass, "
+          f"{counter} counterexamples fail{covered}")
+    return 0

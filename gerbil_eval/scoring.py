@@ -1,0 +1,84 @@
+"""Score one answer against one case: every assertion in [0, 1], then a weighted mean.
+
+Rules (promptfoo's, with its ``threshold: 0`` quirk fixed):
+
+- The case score is the mean of the assertion scores weighted by ``weight`` (default 1).
+- A weight-0 assertion is reported but neither counts toward the score nor fails the case.
+- With a case ``threshold`` the case passes iff score >= threshold (0 honoured: always passes).
+- Without one it passes iff every weighted assertion passes.
+- A case whose assertions all weigh 0 has nothing to judge: score 0, and it passes
+  (``lint`` flags such cases, so this only happens on purpose, e.g. to record metrics).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .answer import analyse
+from .assertions import evaluate
+from .cases import Case
+
+
+@dataclass(frozen=True)
+class AssertionResult:
+    """One assertion's verdict on one answer."""
+
+    type: str
+    value: Any
+    weight: float
+    passed: bool
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class CaseScore:
+    """A case's verdict on one answer, with the per-assertion detail."""
+
+    score: float
+    passed: bool
+    reason: str
+    assertions: tuple[AssertionResult, ...]
+
+    @property
+    def failures(self) -> tuple[AssertionResult, ...]:
+        """The weighted assertions that failed."""
+        return tuple(r for r in self.assertions if r.weight > 0 and not r.passed)
+
+
+def _case_reason(results: tuple[AssertionResult, ...], score: float, passed: bool, threshold: float | None) -> str:
+    """Short and human: what failed, or why the case passed anyway."""
+    failed = [f"{r.type}: {r.reason}" for r in results if r.weight > 0 and not r.passed]
+    if threshold is not None:
+        verdict = f"score {score:.2f} {'>=' if passed else '<'} threshold {threshold:g}"
+        return verdict + (f"; failed {'; '.join(failed)}" if failed else "")
+    if not failed:
+        n = sum(1 for r in results if r.weight > 0)
+        return f"all {n} assertions pass" if n else "no weighted assertions (all weights are 0)"
+    return "; ".join(failed)
+
+
+def score_answer(case: Case, answer: str, context: dict | None = None) -> CaseScore:
+    """Score ``answer`` against every assertion of ``case``.
+
+    ``context`` is what ``python`` assertions receive: ``{"case", "model", "vars"}``
+    (filled in when missing). The answer is analysed (tokenized, read) once and
+    shared by all assertions, and across calls with the same answer text.
+    """
+    ctx = {"case": case, "model": None, "vars": {}, **(context or {})}
+    ans = analyse(answer if isinstance(answer, str) else "")
+    results = []
+    for a in case.assertions:
+        out = evaluate(a, ans, ctx)
+        results.append(AssertionResult(a.type, a.value, a.weight, out.passed, out.score, out.reason))
+    rows = tuple(results)
+    total = sum(r.weight for r in rows)
+    score = min(1.0, max(0.0, sum(r.score * r.weight for r in rows) / total)) if total > 0 else 0.0
+    if total <= 0:
+        passed = True
+    elif case.threshold is not None:
+        passed = score >= case.threshold - 1e-9  # float sums must not flip a tie
+    else:
+        passed = all(r.passed for r in rows if r.weight > 0)
+    return CaseScore(score, passed, _case_reason(rows, score, passed, case.threshold if total > 0 else None), rows)
