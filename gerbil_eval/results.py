@@ -118,12 +118,12 @@ def result_row(model: ModelSpec, case: Case, response: Response, score: CaseScor
     }
 
 
-def build_doc(run_id: str, created: str, options: RunOptions, models: Sequence[ModelSpec], case_ids: Iterable[str],
+def build_doc(run_id: str, options: RunOptions, models: Sequence[ModelSpec], case_ids: Iterable[str],
               rows: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, Any]:
-    """The results.json document (the API key is not part of RunOptions' output here)."""
+    """The results.json document. Only named options are copied: the API key never is."""
     return {
         "run_id": run_id,
-        "created": created,
+        "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "config": {
             "models": [{"name": m.name, "base_url": m.base_url, "role": m.role} for m in models],
             "temperature": options.temperature, "max_tokens": options.max_tokens, "samples": options.samples,
@@ -150,16 +150,3 @@ def write_results(run_dir: Path, doc: dict[str, Any]) -> None:
     write_json_atomic(run_dir / "results.json", doc)
     write_text_atomic(run_dir / "results.csv", rows_csv(doc["results"]))
 
-
-def load_results(path: Path) -> dict[str, Any]:
-    """A saved run's results.json, from the file or its run folder (for --compare-to)."""
-    from .errors import GerbilEvalError
-
-    file = path / "results.json" if path.is_dir() else path
-    try:
-        doc = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise GerbilEvalError(f"{file}: cannot read a results.json ({exc.__class__.__name__}); give a run folder or its results.json") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
-        raise GerbilEvalError(f"{file}: not a gerbil-eval results.json (no 'results' list)")
-    return doc

@@ -11,6 +11,7 @@ everything with :class:`InfraError`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Iterable
@@ -61,8 +62,11 @@ class Fetcher:
     """Gets answers for jobs: from the cache, else from the endpoints. Reusable across calls
     (xdist workers call it once per item), so clients and the event loop live as long as it."""
 
-    def __init__(self, options: RunOptions, log: ResponseLog | None, cache: ResponseCache | None, progress: bool = False) -> None:
+    def __init__(self, options: RunOptions, log: ResponseLog | None, cache: ResponseCache | None,
+                 progress: bool = False, limits: dict[str, int] | None = None) -> None:
         self.options = options
+        #: per-base-URL caps below --concurrency (a local llama.cpp server runs one request at a time)
+        self.limits = limits or {}
         self.log = log
         self.cache = cache
         self.progress = progress
@@ -119,9 +123,10 @@ class Fetcher:
 
             bar = tqdm(total=len(todo), desc="gerbil-eval requests", unit="req", file=sys.stderr, leave=False)
         limit = asyncio.Semaphore(self.options.concurrency)
+        endpoint = {url: asyncio.Semaphore(n) for url, n in self.limits.items()}
 
         async def one(job: Job, key: str) -> None:
-            async with limit:
+            async with endpoint.get(job.model.base_url, contextlib.nullcontext()), limit:
                 response = await self._request(job, key)
             self._record(response)
             results[job.key] = response

@@ -32,29 +32,15 @@ def _percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
-def summarize_model(rows: Sequence[dict[str, Any]], contents: dict[tuple[str, str, int], str | None] | None = None) -> dict[str, Any]:
-    """Summary of one model's rows. ``contents`` (model, case, sample -> answer) lets
-    token counts be estimated for rows whose endpoint gave no usage."""
+def summarize_model(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Summary of one model's rows (token counts of rows marked ``tokens_estimated`` are estimates)."""
     scored = [r for r in rows if r.get("error") is None and r.get("score") is not None]
+    answered = [r for r in rows if r.get("error") is None]
     latencies = [r["latency_s"] for r in rows if r.get("latency_s") is not None]
     ttfts = [r["ttft_s"] for r in rows if r.get("ttft_s") is not None]
-    estimated = False
-    completion_total = 0
-    total_tokens = 0
-    latency_with_tokens = 0.0
-    for r in rows:
-        if r.get("error") is not None:
-            continue
-        completion = r.get("completion_tokens")
-        total = r.get("total_tokens")
-        if completion is None and contents is not None:
-            completion = estimate_tokens(contents.get((r["model"], r["case_id"], r["sample"])))
-            total = completion + (r.get("prompt_tokens") or 0)
-            estimated = True
-        completion_total += completion or 0
-        total_tokens += total or 0
-        if completion and r.get("latency_s"):
-            latency_with_tokens += r["latency_s"]
+    completion_total = sum(r.get("completion_tokens") or 0 for r in answered)
+    timed = [r for r in answered if r.get("completion_tokens") and r.get("latency_s")]
+    timed_latency = sum(r["latency_s"] for r in timed)
     passed = sum(1 for r in scored if r.get("passed"))
     return {
         "role": rows[0]["role"] if rows else None,
@@ -69,17 +55,16 @@ def summarize_model(rows: Sequence[dict[str, Any]], contents: dict[tuple[str, st
         "latency_p50": _percentile(latencies, 50),
         "latency_p95": _percentile(latencies, 95),
         "ttft_p50": _percentile(ttfts, 50),
-        "tokens_per_s": completion_total / latency_with_tokens if latency_with_tokens else None,
+        "tokens_per_s": sum(r["completion_tokens"] for r in timed) / timed_latency if timed_latency else None,
         "completion_tokens": completion_total,
-        "total_tokens": total_tokens,
-        "tokens_estimated": estimated,
+        "total_tokens": sum(r.get("total_tokens") or 0 for r in answered),
+        "tokens_estimated": any(r.get("tokens_estimated") for r in answered),
     }
 
 
-def summarize(rows: Iterable[dict[str, Any]], models: Sequence[str],
-              contents: dict[tuple[str, str, int], str | None] | None = None) -> dict[str, dict[str, Any]]:
+def summarize(rows: Iterable[dict[str, Any]], models: Sequence[str]) -> dict[str, dict[str, Any]]:
     """``{model: summary}`` for every model in ``models`` (in that order), even one with no rows."""
     by_model: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
     for row in rows:
         by_model.setdefault(row["model"], []).append(row)
-    return {model: summarize_model(model_rows, contents) for model, model_rows in by_model.items()}
+    return {model: summarize_model(model_rows) for model, model_rows in by_model.items()}

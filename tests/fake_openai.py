@@ -104,7 +104,7 @@ class FakeOpenAI:
             self._script.extend(faults)
 
     def start(self) -> "FakeOpenAI":
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-openai", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="fake-openai", daemon=True)
         self._thread.start()
         return self
 

@@ -1,0 +1,377 @@
+"""The pytest plugin: options -> collect case items -> fetch answers -> assert -> reports -> gates.
+
+Registered through the ``pytest11`` entry point, so it is loaded by every pytest run
+in an environment that has gerbil-eval installed. It therefore does nothing at all
+— no items, no files, no output — unless one of ``--model``, ``--baseline``,
+``--replay`` or ``--serve`` is given, and it imports nothing heavy until then.
+
+Once active, the run's machinery lives in :class:`EvalRun` (registered as a second
+plugin): it collects ONLY the case files (one item per case x model x sample, named
+``case_id[model]`` or ``case_id[model-sN]`` with ``--samples`` > 1), fetches every
+selected answer concurrently after ``-k``/``-m`` deselection, then lets the items
+assert. Under pytest-xdist each worker fetches the answers of the items it runs and
+sends its result rows to the controller on the test reports (``user_properties``);
+the controller alone writes the run folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+import pytest
+
+from .errors import EXIT_INFRA, GerbilEvalError
+from .options import ModelSpec, RunOptions, add_options, options_from_config
+
+if TYPE_CHECKING:
+    from .cases import Case
+    from .results import Response
+    from .runner import Job
+
+#: Name of the report property that carries an item's result row (JSON) to the controller.
+ROW_PROPERTY = "gerbil_eval_row"
+#: Key of the controller's data in an xdist worker's ``workerinput``.
+WORKER_INPUT = "gerbil_eval"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        options = options_from_config(config)
+    except GerbilEvalError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if not options.active:
+        return
+    run = EvalRun(config, options)
+    config.pluginmanager.register(run, "gerbil-eval-run")
+    if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_XdistController(run), "gerbil-eval-xdist")
+    run.start()
+
+
+def marker_name(text: str) -> str:
+    """A category or tag as a valid marker name: ``hash-tables`` -> ``hash_tables``, ``std/iter`` -> ``std_iter``."""
+    name = re.sub(r"\W", "_", text.strip())
+    return name if name and not name[0].isdigit() else f"_{name}"
+
+
+def item_name(case_id: str, model: str, sample: int, samples: int) -> str:
+    """``case_id[model]``, or ``case_id[model-sN]`` (N = 0-based sample, as in responses.jsonl)."""
+    return f"{case_id}[{model}]" if samples == 1 else f"{case_id}[{model}-s{sample}]"
+
+
+class CaseFailed(Exception):
+    """A candidate's answer scored below the case's bar; the message is the assertion table."""
+
+
+class RequestError(Exception):
+    """The answer could not be fetched after retries: the item is an error, not a failure."""
+
+
+class CaseFile(pytest.File):
+    """A case YAML file: yields one item per case, model and sample."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        run: EvalRun = self.config.pluginmanager.get_plugin("gerbil-eval-run")
+        for case in run.cases_by_file.get(self.path.resolve(), ()):
+            for model in run.models:
+                for sample in range(run.options.samples):
+                    from .runner import Job
+
+                    name = item_name(case.id, model.label, sample, run.options.samples)
+                    yield CaseItem.from_parent(self, name=name, job=Job(model, case, sample))
+
+
+class CaseItem(pytest.Item):
+    """One model's answer to one case (one sample)."""
+
+    def __init__(self, *, job: Job, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.job = job
+        for label in (job.case.category, *job.case.tags):
+            self.add_marker(marker_name(label))
+
+    @property
+    def run(self) -> EvalRun:
+        return self.config.pluginmanager.get_plugin("gerbil-eval-run")
+
+    def setup(self) -> None:
+        self.response = self.run.response_for(self.job)
+        if self.response.error is not None and self.job.model.role != "baseline":
+            self._record(None)
+            raise RequestError(f"{self.name}: request failed: {self.response.error}")
+
+    def runtest(self) -> None:
+        from .scoring import score_answer
+
+        if self.response.error is not None:  # a baseline: reported, never fails the run
+            self._record(None)
+            pytest.xfail(f"baseline request failed: {self.response.error}")
+        score = score_answer(self.job.case, self.response.content or "")
+        self._record(score)
+        if score.passed:
+            return
+        if self.job.model.role == "baseline":
+            pytest.xfail(f"baseline below the bar: score {score.score:.2f}")
+        raise CaseFailed(failure_table(self.name, self.job.case, score, self.response.content or ""))
+
+    def _record(self, score: Any) -> None:
+        self.user_properties.append((ROW_PROPERTY, json.dumps(self.run.row(self.job, self.response, score))))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, (CaseFailed, RequestError)):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo, style=style))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.job.case.source or self.path}: {self.name}"
+
+
+def failure_table(name: str, case: Case, score: Any, answer: str, answer_lines: int = 15) -> str:
+    """The readable failure of a case: score vs bar, each assertion, the start of the answer."""
+    bar = f"threshold {case.threshold:g}" if case.threshold is not None else "every weighted assertion must pass"
+    lines = [f"{name}: score {score.score:.2f} ({bar})", ""]
+    for a in score.assertions:
+        value = a.value if isinstance(a.value, str) else json.dumps(a.value)
+        lines.append(f"  {'PASS' if a.passed else 'FAIL'}  {a.type} {value}  (weight {a.weight:g}, score {a.score:.2f})"
+                     + (f"  {a.reason}" if a.reason and not a.passed else ""))
+    shown = answer.splitlines()
+    lines += ["", f"answer ({len(shown)} lines):", *("  | " + line for line in shown[:answer_lines])]
+    if len(shown) > answer_lines:
+        lines.append(f"  | ... {len(shown) - answer_lines} more lines (see responses.jsonl)")
+    return "\n".join(lines)
+
+
+class _XdistController:
+    """Hands the run id, run folder and served models to each xdist worker."""
+
+    def __init__(self, run: EvalRun) -> None:
+        self.run = run
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[WORKER_INPUT] = json.dumps({
+            "run_id": self.run.run_id, "run_dir": str(self.run.run_dir),
+            "served": [[m.name, m.base_url, m.role] for m in self.run.served],
+        })
+
+
+class EvalRun:
+    """One evaluation run inside pytest: its options, cases, models, answers and rows."""
+
+    def __init__(self, config: pytest.Config, options: RunOptions) -> None:
+        self.config = config
+        self.options = options
+        self.worker: dict[str, Any] | None = (
+            json.loads(config.workerinput[WORKER_INPUT]) if hasattr(config, "workerinput") else None)  # type: ignore[attr-defined]
+        self.xdist_controller = self.worker is None and getattr(config.option, "dist", "no") != "no"
+        self.served: list[ModelSpec] = []
+        self.models: list[ModelSpec] = []
+        self.cases_by_file: dict[Path, list[Case]] = {}
+        self.cases: list[Case] = []
+        self.responses: dict[tuple[str, str, int], Response] = {}
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.recorded: dict[tuple[str, str, int], Response] | None = None
+        self.seen: dict[str, bool] | None = None
+        self.fetcher: Any = None
+        self.log: Any = None
+        self.gate_failures: list[str] = []
+        self.doc: dict[str, Any] | None = None
+        self.run_id = ""
+        self.run_dir = Path()
+        self.case_paths: list[Path] = []
+
+    # -- configure ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Load and check everything a run needs before collection; one-line usage errors."""
+        try:
+            self._start()
+        except GerbilEvalError as exc:
+            self.close()
+            if exc.exit_code == EXIT_INFRA:
+                pytest.exit(str(exc), returncode=EXIT_INFRA)
+            raise pytest.UsageError(str(exc)) from None
+
+    def _start(self) -> None:
+        from .cases import load_cases
+        from .results import ResponseLog, create_run_dir, make_run_id
+
+        self.case_paths = [self._resolve(p) for p in self.options.cases]
+        self.cases = load_cases(self.case_paths)
+        for case in self.cases:
+            self.cases_by_file.setdefault(Path(case.source).resolve(), []).append(case)
+        for label in sorted({marker_name(x) for c in self.cases for x in (c.category, *c.tags)}):
+            self.config.addinivalue_line("markers", f"{label}: gerbil-eval case category or tag")
+        if self.options.replay is not None:
+            from .replay import load_replay, replayed_models
+
+            self.recorded = load_replay(self.options.replay)
+        if self.worker is not None:
+            self.run_id, self.run_dir = self.worker["run_id"], Path(self.worker["run_dir"])
+            self.served = [ModelSpec(name, url, role) for name, url, role in self.worker["served"]]
+        else:
+            self.run_id = make_run_id()
+            self.run_dir = create_run_dir(self.options.report_dir, self.run_id)
+            self._serve()
+        self.models = [*self.options.models, *self.served, *self.options.baselines]
+        if not self.models and self.recorded is not None:
+            self.models = [ModelSpec(name, "replay") for name in replayed_models(self.recorded)]
+        if self.options.train_data is not None:
+            from .contamination import mark_seen
+
+            self.seen = mark_seen(self.cases, self.options.train_data, self.options.seen_threshold)
+        self.log = ResponseLog(self.run_dir / "responses.jsonl")
+        if self.recorded is None:
+            self.fetcher = self._make_fetcher()
+            if self.xdist_controller:  # workers fetch; the controller checks the endpoints once, up front
+                self.fetcher.preflight(self.models)
+
+    def _resolve(self, path: Path) -> Path:
+        """A --cases path as given (relative to the invocation dir), else relative to the rootdir."""
+        for base in (self.config.invocation_params.dir, self.config.rootpath):
+            candidate = path if path.is_absolute() else base / path
+            if candidate.exists():
+                return candidate
+        raise GerbilEvalError(f"--cases {path}: no such file or folder; run from the project root or pass --cases PATH")
+
+    def _serve(self) -> None:
+        """With --serve start the llama.cpp server now (items need its model name); stopped at unconfigure."""
+        if self.options.serve is None:
+            return
+        from .server import served_models
+
+        stack = contextlib.ExitStack()
+        self.config.add_cleanup(stack.close)
+        self.served = list(stack.enter_context(served_models(self.options, self.run_dir)))
+
+    def _make_fetcher(self) -> Any:
+        from .cache import ResponseCache
+        from .runner import Fetcher
+
+        limits: dict[str, int] = {}
+        if self.served:
+            from .server import SERVED_CONCURRENCY
+
+            limits = {m.base_url: SERVED_CONCURRENCY for m in self.served}
+        return Fetcher(self.options, self.log, None if self.options.no_cache else ResponseCache(), limits=limits)
+
+    # -- collection -----------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection(self, session: pytest.Session) -> bool | None:
+        """Collect the case files only (never the project's own tests); the xdist controller collects nothing."""
+        if self.xdist_controller:
+            return None
+        session.perform_collect([str(p) for p in self.case_paths])
+        return True
+
+    def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+        if file_path.resolve() in self.cases_by_file:
+            return CaseFile.from_parent(parent, path=file_path)
+        return None
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """After -k/-m deselection: fetch every selected answer at once (workers fetch per item)."""
+        if self.worker is not None or self.config.option.collectonly:
+            return
+        jobs = [item.job for item in session.items if isinstance(item, CaseItem)]
+        if self.recorded is not None:
+            from .runner import replayed
+
+            self.responses = replayed(jobs, self.recorded, str(self.options.replay), self.log)
+            return
+        from .errors import InfraError
+
+        capture = self.config.pluginmanager.get_plugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            self.fetcher.progress = sys.stderr.isatty()
+            try:
+                self.responses = self.fetcher.fetch(jobs)
+            except InfraError as exc:
+                pytest.exit(str(exc), returncode=EXIT_INFRA)
+
+    def response_for(self, job: Job) -> Response:
+        """The answer of one item; an xdist worker (or a replay) gets it on demand."""
+        if job.key not in self.responses:
+            if self.recorded is not None:
+                from .runner import replayed
+
+                self.responses.update(replayed([job], self.recorded, str(self.options.replay), self.log))
+            else:
+                self.responses.update(self.fetcher.fetch([job]))
+        return self.responses[job.key]
+
+    def row(self, job: Job, response: Response, score: Any) -> dict[str, Any]:
+        from .results import result_row
+        from .summary import estimate_tokens
+
+        row = result_row(job.model, job.case, response, score, self.seen.get(job.case.id) if self.seen else None)
+        if response.error is None and response.completion_tokens is None:
+            row["completion_tokens"] = estimate_tokens(response.content)
+            row["total_tokens"] = row["completion_tokens"] + (response.prompt_tokens or 0)
+            row["tokens_estimated"] = True
+        return row
+
+    # -- reporting ------------------------------------------------------------------------
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == ROW_PROPERTY:
+                self.rows[report.nodeid] = json.loads(value)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Controller only: results.json/csv, reports, ``latest``, then the gates (exit 1 on failure)."""
+        if self.worker is not None or not self.rows:
+            return
+        from .render import write_reports
+        from .results import build_doc, update_latest, write_results
+        from .summary import summarize
+
+        rows = sorted(self.rows.values(), key=lambda r: (r["case_id"], r["model"], r["sample"]))
+        summary = summarize(rows, [m.label for m in self.models])
+        self.doc = build_doc(self.run_id, self.options, self.models, [c.id for c in self.cases], rows, summary)
+        write_results(self.run_dir, self.doc)
+        try:
+            write_reports(self.run_dir, self.doc, self.options)
+            self.gate_failures = self._gates()
+        except GerbilEvalError as exc:
+            self.gate_failures = [str(exc)]
+        update_latest(self.options.report_dir, self.run_dir)
+        if self.gate_failures and session.exitstatus == 0:
+            session.exitstatus = 1
+
+    def _gates(self) -> list[str]:
+        from .gates import check_gates
+        from .render.runs import load_run
+
+        previous = load_run(self.options.compare_to) if self.options.compare_to else None
+        return check_gates(self.doc or {}, self.options, previous)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.doc is None:
+            return
+        from .render import terminal_report
+
+        terminalreporter.write_sep("=", "gerbil-eval")
+        terminalreporter.write_line(terminal_report(self.doc, self.options))
+        for failure in self.gate_failures:
+            terminalreporter.write_line(f"GATE FAILED: {failure}", red=True, bold=True)
+
+    def pytest_unconfigure(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.fetcher is not None:
+            self.fetcher.close()
+            self.fetcher = None
+        if self.log is not None:
+            self.log.close()
+            self.log = None
