@@ -218,6 +218,14 @@ def _assertion(raw: Any, index: int, base_dir: Path) -> Assertion:
     return Assertion(type=type_name, value=value, weight=weight, threshold=threshold)
 
 
+def assertion_from_dict(raw: Any, base_dir: Path = Path("."), source: str = "<assertion>") -> Assertion:
+    """Validate one assertion mapping outside a file (programmatic use); raises CaseFileError."""
+    try:
+        return _assertion(raw, 1, base_dir)
+    except _Bad as bad:
+        raise CaseFileError(source, 0, None, bad.field, bad.message) from None
+
+
 def _defaults(raw: Any) -> dict[str, Any]:
     if raw is None:
         return {}

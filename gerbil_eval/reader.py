@@ -101,6 +101,7 @@ _TOKEN = re.compile(
   | (?P<datum_comment>\#;)
   | (?P<string>"(?:[^"\\]|\\.)*")
   | (?P<bad_string>")
+  | (?P<heredoc>\#<<(?P<tag>[^\n]+)\n(?P<body>.*?)\n(?P=tag)(?=\n|\Z))
   | (?P<char>\#\\(?:[A-Za-z][A-Za-z0-9]*|.))
   | (?P<open>[(\[{]|\#\(|\#u8\()
   | (?P<close>[)\]}])
@@ -136,7 +137,10 @@ def _unescape(body: str) -> str:
 def _atom(text: str) -> Datum:
     """Classify a bare token: number, keyword or symbol."""
     if _DECIMAL.match(text):
-        return float(text) if any(c in text for c in ".eE") else int(text)
+        try:
+            return float(text) if any(c in text for c in ".eE") else int(text)
+        except ValueError:  # more digits than Python converts: still a number token, kept as text
+            return Symbol(text)
     if _RATIO.match(text):
         num, den = text.split("/")
         return Fraction(int(num), int(den)) if int(den) else Symbol(text)
@@ -147,6 +151,8 @@ def _atom(text: str) -> Datum:
 
 def _hash_atom(text: str) -> Datum | None:
     """Classify a ``#...`` token; None when it is not valid Gerbil/Gambit syntax."""
+    if text.startswith("##") and len(text) > 2:  # Gambit primitives: ##gc, ##current-time
+        return Symbol(text)
     low = text.lower()
     if low in ("#t", "#true"):
         return True
@@ -253,6 +259,8 @@ class _Reader:
                 self.error(start, "unterminated string")
                 self.emit(top, _unescape(text[start + 1:]))
                 pos = n
+            elif kind == "heredoc":
+                self.emit(top, m.group("body"))
             elif kind == "char":
                 name = tok[2:]
                 if len(name) > 1 and name.lower() not in _CHAR_NAMES and not re.fullmatch(r"[xXuU][0-9A-Fa-f]+", name):
