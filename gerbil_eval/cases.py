@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -38,6 +38,8 @@ class Assertion:
     value: Any = None
     weight: float = 1.0
     threshold: float | None = None
+    #: Folder that relative references (a ``python`` module) resolve against: the case file's.
+    base_dir: str = field(default=".", compare=False, repr=False)
 
     @property
     def base_type(self) -> str:
@@ -215,7 +217,7 @@ def _assertion(raw: Any, index: int, base_dir: Path) -> Assertion:
                                             "(a case-level threshold goes on the case)")
         threshold = _number(threshold, f"{field}.threshold", *entry.threshold_range)
     weight = _number(raw.get("weight", 1), f"{field}.weight", 0.0, math.inf)
-    return Assertion(type=type_name, value=value, weight=weight, threshold=threshold)
+    return Assertion(type=type_name, value=value, weight=weight, threshold=threshold, base_dir=str(base_dir))
 
 
 def assertion_from_dict(raw: Any, base_dir: Path = Path("."), source: str = "<assertion>") -> Assertion:

@@ -281,7 +281,7 @@ class _Reader:
         self.dangling(stack[-1], n, "the end")
         while len(stack) > 1:
             frame = stack.pop()
-            self.error(n, f"'{frame.open}' opened on line {frame.line} is never closed")
+            self.errors.append(ReadError(frame.line, f"'{frame.open}' is never closed"))
             self.dangling(frame, n, "the end")
             self.emit(stack[-1], Form(frame.open, tuple(frame.items), frame.line))  # type: ignore[arg-type]
         return ReadResult(tuple(stack[0].items), tuple(self.errors))

@@ -71,10 +71,8 @@ def _outcome(result: Any, limit: float) -> Outcome | None:
 @register("python", _validate, default_threshold=0.5)
 def python_check(value: str, ans: Answer, a: Any, ctx: dict) -> Outcome:
     """Call the user's function; its exceptions and odd return values become failures with a reason."""
-    case = ctx.get("case")
-    base = str(Path(getattr(case, "source", "") or ".").parent)
     try:
-        result = resolve(value, base)(ans.text, ctx)
+        result = resolve(value, a.base_dir)(ans.text, ctx)
     except Exception as exc:  # a bug in the user's check must not stop the run
         return Outcome.of(False, f"python check {value} raised {type(exc).__name__}: {exc}")
     out = _outcome(result, threshold_of(a))

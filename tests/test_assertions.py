@@ -1,0 +1,477 @@
+"""Every assertion type: promptfoo's documented semantics, its quirks fixed, and the prose-vs-code rule."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gerbil_eval.assertions import REGISTRY, evaluate
+from gerbil_eval.cases import Case, CaseFileError, assertion_from_dict
+
+
+def run(type_: str, value=None, answer: str = "", *, base: Path = Path("."), context: dict | None = None, **extra):
+    """Validate an assertion as the loader does, then evaluate it on ``answer``."""
+    raw = {"type": type_, **({"value": value} if value is not None else {}), **extra}
+    assertion = assertion_from_dict(raw, base)
+    return evaluate(assertion, answer, context or {"case": None, "model": None, "vars": {}})
+
+
+def passes(type_: str, value=None, answer: str = "", **extra) -> bool:
+    return run(type_, value, answer, **extra).passed
+
+
+def fenced(code: str, lang: str = "scheme", prose: str = "Here you go:") -> str:
+    return f"{prose}\n\n```{lang}\n{textwrap.dedent(code).strip()}\n```\n"
+
+
+# --- promptfoo text assertions ---------------------------------------------------------------------
+
+def test_equals_is_exact_text_with_no_trimming():
+    assert passes("equals", "hello", "hello")
+    assert not passes("equals", "hello", "hello\n")
+    assert not passes("equals", "hello", "Hello")
+    assert run("equals", "hello", "help").reason == "answer differs from the expected text at character 3"
+
+
+def test_equals_number_value_compares_as_text():
+    assert passes("equals", 42, "42")
+
+
+def test_equals_object_value_is_json_deep_equality():
+    assert passes("equals", {"a": [1, 2], "b": True}, '{"b": true, "a": [1, 2.0]}')
+    assert not passes("equals", {"a": 1}, '{"a": true}')  # JSON true is not 1
+    assert not passes("equals", {"a": 1}, '{"a": 1, "b": 2}')
+
+
+def test_not_equals_with_object_passes_on_non_json_answer():
+    """Fixed promptfoo quirk (@6a59dfe0): not-equals is the exact negation even when the answer is not JSON."""
+    assert not passes("equals", {"a": 1}, "not json")
+    assert passes("not-equals", {"a": 1}, "not json")
+
+
+def test_contains_is_case_sensitive_and_accepts_zero():
+    assert passes("contains", "hash-ref", "use hash-ref here")
+    assert not passes("contains", "Hash-Ref", "use hash-ref here")
+    assert passes("contains", 0, "exit code 0")
+    assert passes("icontains", "Hash-Ref", "use hash-ref here")
+
+
+def test_contains_any_splits_a_comma_string_like_promptfoo():
+    assert passes("contains-any", "foo, hash-map ,bar", "call hash-map")
+    assert run("contains-any", "foo, bar", "baz").reason == "contains none of 'foo', 'bar'"
+
+
+def test_comma_string_keeps_quoted_items_whole():
+    assertion = assertion_from_dict({"type": "contains-any", "value": '"a, b", c'})
+    assert assertion.value == ("a, b", "c")
+
+
+def test_contains_all_reports_what_is_missing():
+    out = run("contains-all", ["def", "hash-put!", "for"], "(def h ...) (for ...)")
+    assert not out.passed and out.reason == "missing 'hash-put!'"
+
+
+def test_not_contains_all_means_at_least_one_missing():
+    """promptfoo: not-contains-all negates 'all present', it is not 'none present'."""
+    assert passes("not-contains-all", ["a", "zzz"], "a b c")
+    assert not passes("not-contains-all", ["a", "b"], "a b c")
+
+
+def test_not_contains_any_means_none_present():
+    assert passes("not-contains-any", ["x", "y"], "a b c")
+    assert not passes("not-contains-any", ["x", "b"], "a b c")
+
+
+def test_icontains_any_and_all_fold_case():
+    assert passes("icontains-any", ["HASH-MAP"], "hash-map")
+    assert passes("icontains-all", ["A", "b"], "a B")
+    assert not passes("icontains-all", ["A", "z"], "a B")
+
+
+def test_regex_searches_anywhere_without_flags():
+    assert passes("regex", r"hash-(ref|get)", "use (hash-get h k)")
+    assert not passes("regex", r"HASH", "hash")
+    assert not passes("regex", r"^foo", "bar\nfoo")  # ^ anchors the whole answer, no multiline flag
+    assert passes("regex", r"(?m)^foo", "bar\nfoo")  # inline flags are the way to ask for them
+
+
+def test_invalid_regex_is_a_load_error_so_not_regex_cannot_hide_it():
+    with pytest.raises(CaseFileError, match=r"value: invalid regex '\(unclosed': missing \), unterminated subpattern"):
+        assertion_from_dict({"type": "not-regex", "value": "(unclosed"})
+
+
+def test_starts_with_counts_leading_whitespace():
+    assert passes("starts-with", "(def", "(def x 1)")
+    assert not passes("starts-with", "(def", " (def x 1)")
+
+
+def test_levenshtein_default_threshold_is_5():
+    assert passes("levenshtein", "hash-for-each", "hash-for-eaXXXX")  # distance 4
+    assert not passes("levenshtein", "hash-for-each", "hash-XXXXXXach")
+
+
+def test_levenshtein_threshold_zero_is_honoured():
+    """promptfoo's `threshold || 5` turned 0 into 5; here 0 means identical."""
+    assert passes("levenshtein", "abc", "abc", threshold=0)
+    out = run("levenshtein", "abc", "abd", threshold=0)
+    assert not out.passed and out.reason == "edit distance 1 > 0"
+
+
+def test_not_levenshtein_really_negates():
+    assert not passes("not-levenshtein", "abc", "abd")
+    assert passes("not-levenshtein", "abc", "completely different")
+
+
+# --- code extraction: prose never trips a code check -----------------------------------------------
+
+WARNING_IN_PROSE = (
+    "Unlike Racket, do not write (hash-table-walk h f) or (import :srfi/69).\n\n"
+    + fenced("(import :std/iter)\n(hash-for-each (lambda (k v) (displayln k)) h)", prose="")
+)
+
+
+@pytest.mark.parametrize("type_, value", [
+    ("not-calls", "hash-table-walk"),
+    ("not-mentions", "hash-table-walk"),
+    ("not-imports", ":srfi/69"),
+    ("calls", "hash-for-each"),
+    ("imports", ":std/iter"),
+])
+def test_code_checks_ignore_prose_when_the_answer_has_code_blocks(type_, value):
+    assert passes(type_, value, WARNING_IN_PROSE)
+
+
+def test_answer_without_fences_is_all_code():
+    assert passes("calls", "hash-for-each", "just (hash-for-each f h) inline")
+
+
+def test_shell_and_json_blocks_are_not_code():
+    answer = fenced("gxi -e '(hash-table-walk h f)'", "bash") + fenced('{"x": "(hash-set! h 1 2)"}', "json")
+    assert passes("not-calls-any", ["hash-table-walk", "hash-set!"], answer)
+
+
+def test_unclosed_last_fence_still_counts_as_code():
+    assert passes("calls", "hash-map", "Try:\n```scheme\n(hash-map f h)")
+
+
+# --- calls / mentions ------------------------------------------------------------------------------
+
+def test_calls_is_the_head_of_a_form_only():
+    code = fenced("""
+        (apply hash-ref args)          ; hash-ref is an argument here
+        (display "(hash-set! h k v)")  ; in a string
+        #;(hash-update! h k f)         ; datum comment
+        '(hash-clear! h)               ; quoted data
+        [hash-copy h]                  ; [..] is @list, not a call
+        (char=? c #\\()                ; a character, not an open paren
+        """)
+    assert passes("calls-any", ["apply", "display"], code)
+    for name in ("hash-ref", "hash-set!", "hash-update!", "hash-clear!", "hash-copy"):
+        assert passes("not-calls", name, code), name
+    assert passes("mentions", ["hash-ref", "hash-copy", "hash-clear!"], code)
+    assert passes("not-mentions-any", ["hash-set!", "hash-update!"], code)
+
+
+def test_calls_list_means_all_and_names_what_is_missing_with_near_misses():
+    out = run("calls", ["hash-for-each", "hash-map"], "(hash-for-each f h) (hash-walk h f)")
+    assert not out.passed
+    assert out.reason == "does not call hash-map (code has: hash-walk)"
+
+
+def test_calls_any_failure_reason_lists_candidates_and_near_misses():
+    out = run("calls-any", ["hash-for-each", "hash-map"], fenced("(hash-walk h f)"))
+    assert out.reason == "calls none of hash-for-each, hash-map (code has: hash-walk)"
+
+
+def test_not_calls_any_fails_naming_the_forbidden_call():
+    out = run("not-calls-any", ["hash-table-walk", "maphash"], "(maphash f h)")
+    assert not out.passed and out.score == 0.0 and out.reason == "calls maphash"
+
+
+def test_mentions_compares_whole_symbols():
+    answer = "(hash-ref/default h k (lambda () 0))"
+    assert passes("not-mentions", "hash-ref", answer)
+    assert passes("mentions", "hash-ref/default", answer)
+
+
+def test_symbol_value_may_list_several_names_with_commas():
+    assertion = assertion_from_dict({"type": "calls-any", "value": "hash-map, hash-for-each"})
+    assert assertion.value == ("hash-map", "hash-for-each")
+
+
+# --- imports / defines -----------------------------------------------------------------------------
+
+IMPORTS = fenced("""
+    (import :std/iter
+            (only-in :std/sugar try catch)
+            (except-in :std/misc/list flatten)
+            (rename-in :std/text/json (read-json rj))
+            (prefix-in :std/net/request http.)
+            (group-in :std/misc hash string)
+            "./util")
+    """)
+
+
+@pytest.mark.parametrize("module", [":std/iter", "std/iter", ":std/sugar", ":std/misc/list", ":std/text/json",
+                                    ":std/net/request", ":std/misc/hash", ":std/misc/string", "./util"])
+def test_imports_sees_modules_in_every_import_spec(module):
+    assert passes("imports", module, IMPORTS)
+
+
+def test_imports_ignores_symbols_that_are_not_modules_of_the_spec():
+    assert passes("not-imports-any", ["try", "flatten", "read-json", "http.", ":std/iterx"], IMPORTS)
+
+
+def test_imports_any_and_negation():
+    assert passes("imports-any", [":srfi/1", ":std/iter"], IMPORTS)
+    assert passes("not-imports-any", [":srfi/1", ":srfi/69"], IMPORTS)
+
+
+DEFS = fenced("""
+    (def x 1)
+    (def (f a . rest) a)
+    (def ((curried a) b) b)
+    (define (g) 2)
+    (defstruct point (x y))
+    (defclass (colored-point point) (color))
+    (defmethod {describe point} (lambda (self) "p"))
+    (defvalues (q r) (values 1 2))
+    (defrules my-when () ((_ c e) (if c e #!void)))
+    (defsyntax (my-mac stx) #'1)
+    (deferror-class MyError () my-error?)
+    """)
+
+
+@pytest.mark.parametrize("name", ["x", "f", "curried", "g", "point", "make-point", "point?", "point-x",
+                                  "point-y-set!", "colored-point", "colored-point-color", "describe", "q", "r",
+                                  "my-when", "my-mac", "MyError"])
+def test_defines_recognises_each_definition_form(name):
+    assert passes("defines", name, DEFS)
+
+
+def test_defines_does_not_count_uses_or_parameters():
+    assert passes("not-defines-any", ["a", "rest", "self", "stx", "values", "lambda"], DEFS)
+
+
+# --- form patterns ---------------------------------------------------------------------------------
+
+def test_form_wildcards_catch_arity_near_misses():
+    three_args = "(hash-get h k #f)"
+    assert passes("form", "(hash-get _ _ _ ...)", three_args)
+    assert not passes("form", "(hash-get _ _ _ ...)", "(hash-get h k)")
+    out = run("not-form", "(hash-get _ _ _ ...)", three_args)
+    assert not out.passed and out.reason == "(hash-get h k #f) matches (hash-get _ _ _ ...)"
+
+
+def test_form_ellipsis_matches_zero_or_more_in_the_middle():
+    assert passes("form", "(for (... (_ (in-range _)) ...) ...)", "(for ((x xs) (i (in-range 3))) (display i))")
+    assert passes("form", "(f ... last)", "(f last)")
+    assert not passes("form", "(f ... last)", "(f a b)")
+
+
+def test_form_nested_pattern_matches_argument_order():
+    assert passes("form", "(hash-for-each (lambda _ ...) _)", "(hash-for-each (lambda (k v) (p k)) h)")
+    assert not passes("form", "(hash-for-each (lambda _ ...) _)", "(hash-for-each h (lambda (k v) (p k)))")
+
+
+def test_form_failure_shows_forms_with_the_same_head():
+    out = run("form", "(hash-for-each (lambda _ ...) _)", "(hash-for-each h (lambda (k v) k))")
+    assert out.reason == "no form matches (hash-for-each (lambda _ ...) _) (code has: (hash-for-each h (lambda (k v) k)))"
+
+
+def test_form_round_pattern_matches_brackets_but_bracket_pattern_only_brackets():
+    racket_let = "(let ([x 1]) x)"
+    assert passes("form", "(let ((_ _)) ...)", racket_let)
+    assert passes("form", "(let ([_ _] ...) ...)", racket_let)
+    assert not passes("form", "(let ([_ _] ...) ...)", "(let ((x 1)) x)")
+
+
+def test_form_literals_match_by_value_and_type():
+    assert passes("form", '(connect "h" port: 80)', '(connect "h" port: 80)')
+    assert not passes("form", "(connect _ port: 80)", '(connect "h" port: "80")')
+    assert not passes("form", "(f #t)", "(f 1)")
+
+
+def test_form_any_and_all():
+    code = "(hash-put! h k v) (hash-remove! h k)"
+    assert passes("form", ["(hash-put! _ _ _)", "(hash-remove! _ _)"], code)
+    assert not passes("form", ["(hash-put! _ _ _)", "(hash-clear! _)"], code)
+    assert passes("form-any", ["(hash-clear! _)", "(hash-remove! _ _)"], code)
+
+
+@pytest.mark.parametrize("pattern, message", [
+    ("(hash-get _ _", "does not read: line 1: '(' is never closed"),
+    ("hash-get", "must be one bracketed form"),
+    ("(a) (b)", "must be one bracketed form"),
+])
+def test_bad_form_pattern_is_a_load_error(pattern, message):
+    with pytest.raises(CaseFileError, match=re.escape(message)):
+        assertion_from_dict({"type": "form", "value": pattern})
+
+
+# --- parses / code-block ---------------------------------------------------------------------------
+
+def test_parses_accepts_tricky_but_valid_gerbil():
+    code = fenced(r"""
+        #!/usr/bin/env gxi
+        (import :std/iter)
+        #| block #| nested |# |#
+        (def (f x (y 2) key: (k #f) . rest)
+          #;(debug x)
+          (let ((c #\() (s "a ) ; b") (v #u8(1 2)) (w #(1 2)))
+            `(,x ,@rest {m obj} [1 2] #!void |odd sym| 'q #'stx)))
+        """)
+    out = run("parses", None, code)
+    assert out.passed and out.reason == "1 code block read completely"
+
+
+def test_parses_fails_naming_block_line_and_problem():
+    answer = fenced("(ok)") + "\nand\n" + fenced("(def (f x)\n  (g x)")
+    out = run("parses", None, answer)
+    assert not out.passed
+    assert out.reason == "code block at line 10 does not read: line 1: '(' is never closed"
+
+
+def test_parses_skips_blocks_that_are_clearly_not_scheme():
+    answer = fenced("(ok)") + fenced("$ gxi (oops", "console") + fenced('{"a": [1,', "json")
+    assert passes("parses", None, answer)
+
+
+def test_parses_fails_when_there_is_no_scheme_code():
+    assert run("parses", None, "").reason == "no Scheme code to read"
+    assert not passes("parses", None, fenced("echo hi", "sh"))
+
+
+def test_code_block_needs_a_fence():
+    assert passes("code-block", None, fenced("(x)"))
+    assert not passes("code-block", None, "(x) inline only")
+    assert passes("not-code-block", None, "prose only")
+
+
+# --- fuzzy -----------------------------------------------------------------------------------------
+
+def test_fuzzy_scores_fractionally_and_passes_at_threshold():
+    exact = run("fuzzy", "hash-for-each", "then call hash-for-each on it")
+    assert exact.passed and exact.score == 1.0
+    near = run("fuzzy", "hash-for-each", "then call hash-for-eech on it")
+    assert 0.8 <= near.score < 1.0 and near.passed
+    far = run("fuzzy", "hash-for-each", "something unrelated entirely")
+    assert far.score < 0.8 and not far.passed
+    assert not passes("fuzzy", "hash-for-each", "then call hash-for-eech on it", threshold=0.99)
+
+
+def test_not_fuzzy_negates_score_exactly():
+    base = run("fuzzy", "hash-for-each", "call hash-for-eech")
+    neg = run("not-fuzzy", "hash-for-each", "call hash-for-eech")
+    assert neg.passed is not base.passed and neg.score == pytest.approx(1 - base.score)
+
+
+# --- python ----------------------------------------------------------------------------------------
+
+CHECKS = '''
+def is_short(answer, context):
+    return len(answer) < 10
+
+def half(answer, context):
+    return 0.5
+
+def detailed(answer, context):
+    return {"pass": "ok" in answer, "score": 0.25, "reason": "model=" + str(context["model"])}
+
+def explodes(answer, context):
+    raise RuntimeError("boom")
+
+def odd(answer, context):
+    return "yes"
+
+def sees_case(answer, context):
+    return context["case"].id == "c1" and context["vars"] == {"k": 1}
+'''
+
+
+@pytest.fixture
+def checks_dir(tmp_path: Path) -> Path:
+    (tmp_path / "my_checks.py").write_text(CHECKS)
+    return tmp_path
+
+
+def test_python_bool_float_and_mapping_results(checks_dir):
+    assert run("python", "my_checks:is_short", "short", base=checks_dir).passed
+    half = run("python", "my_checks:half", "x", base=checks_dir)
+    assert half.passed and half.score == 0.5  # default threshold 0.5
+    assert not run("python", "my_checks:half", "x", base=checks_dir, threshold=0.6).passed
+    out = run("python", "my_checks:detailed", "ok", base=checks_dir, context={"case": None, "model": "m1", "vars": {}})
+    assert (out.passed, out.score, out.reason) == (True, 0.25, "model=m1")
+
+
+def test_python_function_gets_case_model_and_vars(checks_dir):
+    case = Case(id="c1", messages=(), category="x", tags=(), assertions=(), source=str(checks_dir / "c.yaml"))
+    out = run("python", "my_checks:sees_case", "a", base=checks_dir, context={"case": case, "model": "m", "vars": {"k": 1}})
+    assert out.passed
+
+
+def test_python_errors_and_bad_returns_fail_with_a_reason(checks_dir):
+    boom = run("python", "my_checks:explodes", "a", base=checks_dir)
+    assert not boom.passed and boom.reason == "python check my_checks:explodes raised RuntimeError: boom"
+    odd = run("python", "my_checks:odd", "a", base=checks_dir)
+    assert not odd.passed and "returned 'yes'; expected a bool" in odd.reason
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("no_such_module_xyz:f", "cannot import module 'no_such_module_xyz'"),
+    ("my_checks:missing", "module 'my_checks' has no function 'missing'"),
+    ("my_checks", "needs 'module:function'"),
+])
+def test_python_missing_module_or_function_is_a_load_error(checks_dir, spec, message):
+    with pytest.raises(CaseFileError, match=message):
+        assertion_from_dict({"type": "python", "value": spec}, checks_dir)
+
+
+# --- value shapes and negation ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("raw, message", [
+    ({"type": "calls", "value": 3}, "needs a name or a list of names, got 3"),
+    ({"type": "calls", "value": ["a b"]}, "needs names without spaces"),
+    ({"type": "calls"}, "needs a name or a list of names, got None"),
+    ({"type": "contains", "value": ""}, "needs a non-empty string"),
+    ({"type": "contains-any", "value": []}, "needs at least one item"),
+    ({"type": "parses", "value": "x"}, "takes no value"),
+    ({"type": "code-block", "value": True}, "takes no value"),
+    ({"type": "equals"}, "needs a value"),
+    ({"type": "calls", "value": "x", "threshold": 0.5}, "threshold: does not apply to calls"),
+    ({"type": "fuzzy", "value": "x", "threshold": 2}, "threshold: must be a number between 0 and 1"),
+    ({"type": "levenshtein", "value": "x", "threshold": -1}, "threshold: must be a number 0 or more"),
+    ({"type": "calls", "value": "x", "weight": -1}, "weight: must be a number 0 or more"),
+    ({"type": "calls-ary", "value": "x"}, "unknown assertion type 'calls-ary' \\(did you mean 'calls-any'\\?\\)"),
+    ({"type": "calls", "value": "x", "vaule": 1}, "unknown assertion key 'vaule' \\(did you mean 'value'\\?\\)"),
+])
+def test_value_shapes_are_checked_at_load_time(raw, message):
+    with pytest.raises(CaseFileError, match=message):
+        assertion_from_dict(raw)
+
+
+SAMPLE_VALUES = {
+    "equals": "x", "contains": "hash", "icontains": "HASH", "contains-any": ["hash", "zz"],
+    "contains-all": ["hash", "zz"], "icontains-any": ["HASH"], "icontains-all": ["HASH", "Z"], "regex": "h.sh",
+    "starts-with": "(", "levenshtein": "(hash-map f h)", "imports": ":std/iter", "imports-any": [":std/iter"],
+    "calls": "hash-map", "calls-any": ["hash-map", "x"], "mentions": "h", "mentions-any": ["h"], "defines": "f",
+    "defines-any": ["f"], "form": "(hash-map _ _)", "form-any": ["(hash-map _ ...)"], "parses": None,
+    "code-block": None, "fuzzy": "hash-map",
+}
+
+
+@pytest.mark.parametrize("answer", ["(hash-map f h)", "```scheme\n(def (f) (hash-map f h))\n```", "nothing (", ""])
+@pytest.mark.parametrize("type_", sorted(SAMPLE_VALUES))
+def test_not_prefix_negates_pass_and_score_exactly(type_, answer):
+    base = run(type_, SAMPLE_VALUES[type_], answer)
+    neg = run("not-" + type_, SAMPLE_VALUES[type_], answer)
+    assert neg.passed is (not base.passed)
+    assert neg.score == pytest.approx(1.0 - base.score)
+    assert neg.reason == base.reason
+
+
+def test_every_registered_type_is_covered_by_the_negation_test():
+    assert set(REGISTRY) - {"python"} == set(SAMPLE_VALUES)
