@@ -90,9 +90,15 @@ class _Bad(Exception):
 # --- YAML with line numbers and duplicate-key detection -------------------------------------------
 
 class _LineDict(dict):
-    """A mapping that remembers the line it started on."""
+    """A mapping that remembers the line it starts on and the line of each key."""
 
     line = 0
+    lines: dict[Any, int] = {}
+
+
+def _line_of(mapping: Any, key: str | None = None) -> int:
+    """Line of ``key`` in a loaded mapping (or of the mapping itself); 0 when unknown."""
+    return getattr(mapping, "lines", {}).get(key) or getattr(mapping, "line", 0)
 
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -105,6 +111,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
 def _construct_map(loader: Any, node: yaml.MappingNode) -> Any:
     data = _LineDict()
     data.line = node.start_mark.line + 1
+    data.lines = {}
     yield data
     loader.flatten_mapping(node)
     for key_node, value_node in node.value:
@@ -116,6 +123,8 @@ def _construct_map(loader: Any, node: yaml.MappingNode) -> Any:
         if duplicate:
             raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r:.40}", key_node.start_mark)
         data[key] = loader.construct_object(value_node, deep=True)
+        if isinstance(key, str):
+            data.lines[key] = key_node.start_mark.line + 1
 
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
@@ -151,8 +160,8 @@ def _check_keys(mapping: dict, allowed: tuple[str, ...], field: str | None, what
     for key in mapping:
         if key not in allowed:
             where = f"{field}.{key}" if field else str(key)
-            raise _Bad(where, f"unknown {what} key '{key}'{_suggest(key, allowed)}; allowed: {', '.join(allowed)}",
-                       getattr(mapping, "line", 0))
+            hint = _suggest(key, allowed) or f"; allowed: {', '.join(allowed)}"
+            raise _Bad(where, f"unknown {what} key '{key}'{hint}", _line_of(mapping, str(key)))
 
 
 def _text(value: Any, field: str, *, empty_ok: bool = False) -> str:
@@ -195,6 +204,14 @@ def _messages(value: Any, case_system: str | None) -> tuple[dict[str, str], ...]
 
 
 def _assertion(raw: Any, index: int, base_dir: Path) -> Assertion:
+    try:
+        return _assertion_fields(raw, index, base_dir)
+    except _Bad as bad:
+        bad.line = bad.line or _line_of(raw, (bad.field or "").rsplit(".", 1)[-1])
+        raise
+
+
+def _assertion_fields(raw: Any, index: int, base_dir: Path) -> Assertion:
     field = f"assert #{index}"
     if not isinstance(raw, dict):
         raise _Bad(field, f"must be a mapping like {{type: calls, value: hash-ref}}, got {raw!r:.40}")
@@ -202,8 +219,9 @@ def _assertion(raw: Any, index: int, base_dir: Path) -> Assertion:
     type_name = raw.get("type")
     entry = lookup(type_name) if isinstance(type_name, str) else None
     if entry is None:
-        raise _Bad(f"{field}.type", f"unknown assertion type {type_name!r:.40}{_suggest(type_name, known_types())}; "
-                                    f"known: {', '.join(sorted(REGISTRY))} (each may be prefixed with not-)")
+        hint = _suggest(type_name, known_types()) or (f"; known: {', '.join(sorted(REGISTRY))} "
+                                                      "(each may be prefixed with not-)")
+        raise _Bad(f"{field}.type", f"unknown assertion type {type_name!r:.40}{hint}")
     field = f"assert #{index} ({type_name})"
     try:
         value = entry.validate(raw.get("value"), base_dir)
@@ -318,7 +336,8 @@ def parse_file(path: Path) -> tuple[list[Case], list[CaseFileError]]:
                 raise _Bad(None, f"each case must be a mapping with id, prompt and assert; got {raw!r:.40}")
             case = _case(raw, defaults, path, shown)
         except _Bad as bad:
-            errors.append(CaseFileError(shown, bad.line or raw_line, label, bad.field, bad.message))
+            key = re.split(r"[ .]", bad.field)[0] if bad.field else None
+            errors.append(CaseFileError(shown, bad.line or _line_of(raw, key) or raw_line, label, bad.field, bad.message))
             continue
         if case.id in seen:
             errors.append(CaseFileError(shown, case.line, case.id, "id",
