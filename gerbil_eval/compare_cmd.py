@@ -13,8 +13,7 @@ import re
 from pathlib import Path
 
 from .compare import comparisons_for, merge_previous
-from .gates import check_gates
-from .options import RunOptions
+from .gates import add_gate_arguments, gate_status
 from .render import terminal, write_report_files
 from .render.runs import load_answers, load_run, results_path
 
@@ -26,12 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, default=None, metavar="DIR",
                         help="where summary.md and report.html go (default: reports/compare-<A>-vs-<B>)")
     parser.add_argument("--report-screenshot", action="store_true", help="also save report.png (headless Chromium)")
-    parser.add_argument("--min-score", type=float, default=None, metavar="X", help="gate: exit 1 if a model of B has mean score < X")
-    parser.add_argument("--min-pass-rate", type=float, default=None, metavar="X", help="gate: exit 1 if a model of B has pass rate < X")
-    parser.add_argument("--max-regression", type=float, default=None, metavar="X",
-                        help="gate: exit 1 if a model of B scores more than X below A on the shared cases")
-    parser.add_argument("--require-better", action="store_true",
-                        help="gate: exit 1 unless the 95%% CI of the mean score delta (B - A) is above 0")
+    add_gate_arguments(parser)
 
 
 def _slug(text: str) -> str:
@@ -46,9 +40,4 @@ def run(args: argparse.Namespace) -> int:
     out = args.output or Path("reports") / f"compare-{_slug(str(old.get('run_id', 'A')))}-vs-{_slug(str(new.get('run_id', 'B')))}"
     write_report_files(out, merged, answers, screenshot=args.report_screenshot)
     print(terminal.render(merged, comparisons_for(merged), out / "report.html"))
-    options = RunOptions(min_score=args.min_score, min_pass_rate=args.min_pass_rate,
-                         max_regression=args.max_regression, require_better=args.require_better)
-    failures = check_gates(new, options, old)
-    for line in failures:
-        print(f"gate failed: {line}")
-    return 1 if failures else 0
+    return gate_status(new, args, old)

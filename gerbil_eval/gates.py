@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from .compare import Comparison, comparisons_for, merge_previous, model_overview, models_of
+from .errors import GerbilEvalError
 from .options import RunOptions
 
 
@@ -64,3 +65,28 @@ def check_gates(doc: Mapping[str, Any], options: RunOptions, previous: Mapping[s
         if options.require_better and (msg := _better_failure(c)):
             failures.append(msg)
     return failures
+
+
+def add_gate_arguments(parser: Any) -> None:
+    """The gate flags of the ``compare`` and ``report`` commands (same names as the pytest options)."""
+    parser.add_argument("--min-score", type=float, default=None, metavar="X",
+                        help="gate: exit 1 if a candidate's mean score is below X")
+    parser.add_argument("--min-pass-rate", type=float, default=None, metavar="X",
+                        help="gate: exit 1 if a candidate's pass rate is below X")
+    parser.add_argument("--max-regression", type=float, default=None, metavar="X",
+                        help="gate: exit 1 if a candidate's mean score is more than X below its reference on the shared cases")
+    parser.add_argument("--require-better", action="store_true",
+                        help="gate: exit 1 unless the 95%% CI of the mean score delta vs the reference is above 0")
+
+
+def gate_status(doc: Mapping[str, Any], args: Any, previous: Mapping[str, Any] | None) -> int:
+    """Print each gate failure of a command's ``args`` (one line each); 1 if any, else 0."""
+    for flag, value in (("--min-score", args.min_score), ("--min-pass-rate", args.min_pass_rate)):
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise GerbilEvalError(f"{flag} must be between 0 and 1, got {value}")
+    options = RunOptions(min_score=args.min_score, min_pass_rate=args.min_pass_rate,
+                         max_regression=args.max_regression, require_better=args.require_better)
+    failures = check_gates(doc, options, previous)
+    for line in failures:
+        print(f"GATE FAILED: {line}")
+    return 1 if failures else 0

@@ -1,7 +1,8 @@
 """``python -m gerbil_eval report RUN``: re-render a run's reports from its results.json.
 
 No model is called: after changing the report code, or to add a ``--compare-to`` block or
-a screenshot to an old run, the saved results are enough.
+a screenshot to an old run, the saved results are enough. The gate flags make it a release
+gate of its own: exit 1 only for gate failures, whatever individual cases did.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .compare import comparisons_for
+from .gates import add_gate_arguments, gate_status
 from .options import RunOptions
 from .render import terminal, with_previous, write_reports
-from .compare import comparisons_for
 from .render.runs import load_run, results_path
 
 
@@ -21,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare-to", type=Path, default=None, metavar="RUN",
                         help="also compare with an earlier run (e.g. the last release)")
     parser.add_argument("--report-screenshot", action="store_true", help="also save report.png (headless Chromium)")
+    add_gate_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,4 +33,4 @@ def run(args: argparse.Namespace) -> int:
     write_reports(run_dir, doc, options)
     merged, _, _ = with_previous(doc, options)
     print(terminal.render(merged, comparisons_for(merged), run_dir / "report.html"))
-    return 0
+    return gate_status(doc, args, load_run(args.compare_to) if args.compare_to else None)

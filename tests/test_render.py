@@ -140,6 +140,15 @@ def test_report_command_rerenders_from_results_json_only(run, tmp_path, capsys) 
     assert (run_dir / "summary.md").exists() and (run_dir / "report.html").exists()
 
 
+def test_report_command_gates_exit_1_only_for_gate_failures(run, capsys) -> None:
+    run_dir, _ = run  # gerbil-qwen: 0.88 mean, 3 of 4 cases pass; one case fails, which no gate asks about
+    assert main(["report", str(run_dir), "--min-score", "0.8", "--max-regression", "0"]) == 0
+    assert main(["report", str(run_dir), "--min-pass-rate", "0.9"]) == 1
+    assert "GATE FAILED: --min-pass-rate 0.90: gerbil-qwen pass rate 0.75 is below 0.90" in capsys.readouterr().out
+    assert main(["report", str(run_dir), "--min-score", "80"]) == 4
+    assert "--min-score must be between 0 and 1, got 80.0" in capsys.readouterr().err
+
+
 def test_report_command_follows_latest_written_as_a_text_file(run, tmp_path, capsys) -> None:
     run_dir, _ = run
     (run_dir.parent / "latest").write_text("run-1\n", encoding="utf-8")
@@ -157,7 +166,7 @@ def test_compare_command_prints_writes_and_gates(run, tmp_path, capsys) -> None:
     assert "== gerbil-qwen vs gerbil-qwen (release-1.0) ==" in text
     assert (out / "summary.md").exists() and (out / "report.html").exists()
     assert main(["compare", str(run_dir), str(old_dir), "-o", str(out), "--max-regression", "0.1"]) == 1
-    assert "gate failed: --max-regression 0.10: gerbil-qwen mean score 0.38 is 0.50 below gerbil-qwen (run-1)" in capsys.readouterr().out
+    assert "GATE FAILED: --max-regression 0.10: gerbil-qwen mean score 0.38 is 0.50 below gerbil-qwen (run-1)" in capsys.readouterr().out
 
 
 def test_compare_command_names_a_missing_run_in_one_line(tmp_path, capsys) -> None:
