@@ -1,0 +1,154 @@
+"""``python -m gerbil_eval lint``: references pass, counterexamples fail, every problem one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gerbil_eval import lint_cases
+from gerbil_eval.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+GOOD = """\
+- id: hash-iteration
+  topic: hash-iteration
+  prompt: How do I iterate over a hash table?
+  assert:
+    - {type: calls-any, value: [hash-for-each, hash-map]}
+    - {type: not-calls-any, value: [hash-table-walk, maphash]}
+  reference: |
+    ```scheme
+    (hash-for-each (lambda (k v) (displayln k)) h)
+    ```
+  counterexamples:
+    - "(hash-table-walk h (lambda (k v) k))"
+    - "(maphash (lambda (k v) k) h)"
+"""
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def lines(problems) -> list[str]:
+    return [str(p) for p in problems]
+
+
+def test_good_file_has_no_problems_and_prints_a_summary(tmp_path, capsys):
+    path = write(tmp_path, "good.yaml", GOOD)
+    assert lint_cases([path], strict=True) == []
+    assert main(["lint", "--strict", str(path)]) == 0
+    assert capsys.readouterr().out == "OK: 1 cases in 1 files; 1 references pass, 2 counterexamples fail\n"
+
+
+def test_failing_reference_is_reported_with_the_failing_assertion(tmp_path):
+    path = write(tmp_path, "x.yaml", GOOD.replace("(hash-for-each (lambda", "(hash-walk (lambda"))
+    assert lines(lint_cases([path])) == [
+        f"{path}:1: hash-iteration: reference fails: calls-any: calls none of hash-for-each, hash-map "
+        "(code has: hash-walk)"]
+
+
+def test_passing_counterexample_is_reported(tmp_path):
+    path = write(tmp_path, "x.yaml", GOOD.replace('"(maphash (lambda (k v) k) h)"', '"(hash-map f h)"'))
+    [problem] = lint_cases([path])
+    assert problem.case_id == "hash-iteration"
+    assert problem.message == "counterexample #2 passes (all 2 assertions pass); add an assertion it fails"
+
+
+def test_missing_reference_and_counterexamples_only_matter_with_strict(tmp_path):
+    bare = "- id: bare\n  prompt: p\n  assert: [{type: code-block}]\n"
+    path = write(tmp_path, "x.yaml", bare)
+    assert lint_cases([path]) == []
+    assert lines(lint_cases([path], strict=True)) == [
+        f"{path}:1: bare: no reference answer (required with --strict)",
+        f"{path}:1: bare: has 0 counterexample(s); --strict needs at least 2",
+    ]
+
+
+def test_all_zero_weights_is_a_problem(tmp_path):
+    path = write(tmp_path, "x.yaml", "- id: w\n  prompt: p\n  assert: [{type: code-block, weight: 0}]\n")
+    assert lines(lint_cases([path])) == [f"{path}:1: w: every assertion has weight 0, so the case can never fail"]
+
+
+def test_every_bad_file_is_reported_not_just_the_first(tmp_path, capsys):
+    write(tmp_path, "a.yaml", "- id: a\n  prompt: p\n  assert: [{type: calls}]\n")
+    write(tmp_path, "b.yaml", "- id: b\n  promt: p\n  assert: [{type: code-block}]\n")
+    write(tmp_path, "c.yaml", GOOD)
+    assert main(["lint", str(tmp_path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        f"{tmp_path}/a.yaml:3: a: assert #1 (calls).value: needs a name or a list of names, got None",
+        f"{tmp_path}/b.yaml:2: b: promt: unknown case key 'promt' (did you mean 'prompt'?)",
+        "2 problem(s) in 1 cases",
+    ]
+
+
+def test_duplicate_ids_across_files(tmp_path):
+    write(tmp_path, "a.yaml", GOOD)
+    write(tmp_path, "b.yaml", GOOD)
+    assert lines(lint_cases([tmp_path])) == [
+        f"{tmp_path}/b.yaml:1: hash-iteration: id: duplicate id, also in {tmp_path}/a.yaml:1"]
+
+
+def test_missing_path_is_a_problem(tmp_path):
+    assert lines(lint_cases([tmp_path / "nope"])) == [f"{tmp_path / 'nope'}: no such case file or folder"]
+
+
+FACTS = """\
+# Facts
+### 1. hash-get-vs-hash-ref
+text
+### 4. hash-iteration
+### Not a topic heading
+"""
+
+
+def test_facts_topics_must_each_be_covered_and_case_topics_must_exist(tmp_path):
+    facts = write(tmp_path, "facts.md", FACTS)
+    cases = write(tmp_path, "x.yaml", GOOD + GOOD.replace("id: hash-iteration", "id: other")
+                  .replace("topic: hash-iteration", "topic: hash-iterations"))
+    assert lines(lint_cases([cases], facts=facts)) == [
+        f"{facts}: topic hash-get-vs-hash-ref (### 1) has no case with 'topic: hash-get-vs-hash-ref'",
+        f"{cases}:14: other: topic 'hash-iterations' is not a topic of {facts} (did you mean 'hash-iteration'?)",
+    ]
+
+
+def test_facts_file_without_topics_is_a_usage_error(tmp_path, capsys):
+    facts = write(tmp_path, "facts.md", "# nothing here\n")
+    assert main(["lint", str(write(tmp_path, "x.yaml", GOOD)), "--facts", str(facts)]) == 4
+    assert capsys.readouterr().err == (f"gerbil_eval: error: {facts}: no topic headings like '### 4. hash-iteration' "
+                                       "in this facts file\n")
+
+
+def test_command_line_gives_one_line_and_no_traceback(tmp_path):
+    bad = write(tmp_path, "x.yaml", "- id: c\n  prompt: [unclosed\n")
+    proc = subprocess.run([sys.executable, "-m", "gerbil_eval", "lint", str(bad)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert proc.stdout.splitlines()[0].startswith(f"{bad}:3: YAML syntax error:")
+
+
+def test_help_explains_the_options():
+    proc = subprocess.run([sys.executable, "-m", "gerbil_eval", "lint", "--help"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60)
+    assert proc.returncode == 0
+    for words in ("--strict", "--facts", "at least 2", "exits 1"):
+        assert words in proc.stdout
+
+
+@pytest.mark.skipif(not (SHARED / "reference" / "gerbil-facts.md").is_file(), reason="../shared/reference not present")
+def test_facts_sheet_topics_are_read(tmp_path):
+    from gerbil_eval.lint import read_fact_topics
+
+    topics = read_fact_topics(SHARED / "reference" / "gerbil-facts.md")
+    assert len(topics) == 74
+    assert topics["hash-iteration"] == "4"

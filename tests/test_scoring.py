@@ -1,0 +1,115 @@
+"""Case scores: weighted mean, weight 0, thresholds (0 honoured), reasons, shared analysis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gerbil_eval import Case, score_answer
+from gerbil_eval.answer import analyse
+from gerbil_eval.cases import assertion_from_dict
+
+
+def case(*asserts: dict, threshold: float | None = None, base: Path = Path(".")) -> Case:
+    return Case(id="c", messages=({"role": "user", "content": "q"},), category="t", tags=(),
+                assertions=tuple(assertion_from_dict(a, base) for a in asserts), threshold=threshold)
+
+
+def test_weighted_mean_matches_promptfoos_documented_example():
+    """equals (weight 2) fails, contains (weight 1) passes => 1/3."""
+    c = case({"type": "equals", "value": "x", "weight": 2}, {"type": "contains", "value": "y"})
+    result = score_answer(c, "y")
+    assert result.score == pytest.approx(1 / 3)
+    assert not result.passed
+    assert result.reason == "equals: answer differs from the expected text at character 0"
+
+
+def test_weight_zero_is_reported_but_neither_counts_nor_fails():
+    c = case({"type": "contains", "value": "a"}, {"type": "contains", "value": "zzz", "weight": 0})
+    result = score_answer(c, "abc")
+    assert (result.score, result.passed) == (1.0, True)
+    assert [(r.type, r.weight, r.passed) for r in result.assertions] == [("contains", 1.0, True), ("contains", 0.0, False)]
+    assert result.failures == ()
+
+
+def test_all_zero_weights_score_zero_and_pass():
+    result = score_answer(case({"type": "contains", "value": "zzz", "weight": 0}, threshold=0.9), "abc")
+    assert (result.score, result.passed) == (0.0, True)
+    assert result.reason == "no weighted assertions (all weights are 0)"
+
+
+def test_without_threshold_any_weighted_failure_fails_the_case_even_with_a_high_score():
+    c = case(*[{"type": "contains", "value": v} for v in "abcdefghi"], {"type": "contains", "value": "zzz"})
+    result = score_answer(c, "abcdefghi")
+    assert result.score == pytest.approx(0.9)
+    assert not result.passed
+    assert result.reason == "contains: does not contain 'zzz'"
+
+
+def test_threshold_decides_on_the_score_and_says_so():
+    c = case({"type": "contains", "value": "a"}, {"type": "contains", "value": "b"},
+             {"type": "contains", "value": "c"}, {"type": "contains", "value": "zzz"}, threshold=0.75)
+    result = score_answer(c, "abc")
+    assert (result.score, result.passed) == (0.75, True)
+    assert result.reason == "score 0.75 >= threshold 0.75; failed contains: does not contain 'zzz'"
+    result = score_answer(c, "ab")
+    assert (result.score, result.passed) == (0.5, False)
+    assert result.reason.startswith("score 0.50 < threshold 0.75; failed contains: does not contain 'c'")
+
+
+def test_threshold_zero_is_honoured():
+    """promptfoo @45aee376 ignored threshold 0 (falsy); here it means the case always passes."""
+    result = score_answer(case({"type": "contains", "value": "zzz"}, threshold=0), "abc")
+    assert (result.score, result.passed) == (0.0, True)
+
+
+def test_threshold_tie_survives_float_rounding():
+    weights = [0.1, 0.2, 0.3, 0.4]
+    c = case(*[{"type": "contains", "value": v, "weight": w} for v, w in zip("abcz", weights)], threshold=0.6)
+    assert score_answer(c, "abc").passed  # (0.1 + 0.2 + 0.3) / 1.0 == 0.6 up to rounding
+
+
+def test_fractional_scores_enter_the_weighted_mean():
+    c = case({"type": "fuzzy", "value": "hash-for-each", "weight": 1}, {"type": "contains", "value": "zzz", "weight": 1})
+    result = score_answer(c, "call hash-for-eech")
+    fuzzy_score = result.assertions[0].score
+    assert 0.8 < fuzzy_score < 1.0
+    assert result.score == pytest.approx(fuzzy_score / 2)
+
+
+def test_all_passing_reason_counts_weighted_assertions():
+    result = score_answer(case({"type": "contains", "value": "a"}, {"type": "parses"}), "(a)")
+    assert result.passed and result.reason == "all 2 assertions pass"
+
+
+def test_results_carry_type_value_weight_passed_score_reason():
+    result = score_answer(case({"type": "not-calls-any", "value": ["maphash"], "weight": 2}), "(maphash f h)")
+    [row] = result.assertions
+    assert (row.type, row.value, row.weight, row.passed, row.score, row.reason) == (
+        "not-calls-any", ("maphash",), 2.0, False, 0.0, "calls maphash")
+
+
+def test_python_context_gets_case_model_and_vars(tmp_path):
+    (tmp_path / "ctx_check.py").write_text(
+        "def f(answer, context):\n"
+        "    return {'pass': True, 'score': 1.0, 'reason': f\"{context['case'].id} {context['model']} {context['vars']}\"}\n")
+    c = case({"type": "python", "value": "ctx_check:f"}, base=tmp_path)
+    assert score_answer(c, "x").assertions[0].reason == "c None {}"
+    assert score_answer(c, "x", {"model": "gerbil-qwen", "vars": {"n": 1}}).assertions[0].reason == "c gerbil-qwen {'n': 1}"
+
+
+def test_each_answer_is_analysed_once_and_shared():
+    """The tokenizer/reader runs once per answer text, however many assertions and cases use it."""
+    text = "```scheme\n(hash-for-each f h) ; unique-marker-4711\n```"
+    c = case({"type": "calls", "value": "hash-for-each"}, {"type": "parses"}, {"type": "mentions", "value": "f"})
+    score_answer(c, text)
+    shared = analyse(text)
+    reads = shared.reads
+    score_answer(c, text)
+    assert analyse(text) is shared and shared.reads is reads
+
+
+def test_none_answer_scores_as_empty_text():
+    result = score_answer(case({"type": "contains", "value": "a"}), None)  # type: ignore[arg-type]
+    assert (result.score, result.passed) == (0.0, False)
