@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
-from ..compare import CaseComparison, Comparison, GroupBlock, ModelCase, model_overview, models_of
+from ..compare import CaseComparison, Comparison, GroupBlock, ModelCase, format_p, model_overview, models_of
 
 Table = tuple[list[str], list[list[str]]]
 Mark = Callable[[str], str]
@@ -111,7 +111,7 @@ def totals_table(c: Comparison, mark: Mark = plain) -> Table:
     rows.append(["cases", str(a.cases), str(b.cases), f"{c.unpaired} unpaired" if c.unpaired else ""])
     rows.append(["wins / losses / ties", f"{c.wins} / {c.losses} / {c.ties}", "", ""])
     rows.append(["passes only here", str(c.candidate_only_passes), str(c.baseline_only_passes),
-                 f"McNemar exact p={c.mcnemar_p:.3g}"])
+                 f"McNemar exact {format_p(c.mcnemar_p)}"])
     return headers, rows
 
 
