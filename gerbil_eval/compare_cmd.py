@@ -18,7 +18,18 @@ from .render import terminal, write_report_files
 from .render.runs import load_answers, load_run, results_path
 
 
+EPILOG = """\
+Each model of RUN_B is compared with the same model in RUN_A (or with RUN_A's only candidate);
+the verdict says which is better when the paired bootstrap 95% CI of the delta excludes 0.
+examples:
+  python -m gerbil_eval compare reports/release-1.2 reports/latest
+  python -m gerbil_eval compare old/results.json new/results.json -o cmp --require-better
+exit status: 0 ok, 1 a gate failed, 4 a run cannot be read"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("run_a", metavar="RUN_A", type=Path,
                         help="reference run: a run folder (reports/<run-id>) or its results.json")
     parser.add_argument("run_b", metavar="RUN_B", type=Path, help="new run, compared against RUN_A (delta = B - A)")

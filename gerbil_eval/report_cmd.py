@@ -17,7 +17,16 @@ from .render import terminal, with_previous, write_reports
 from .render.runs import load_run, results_path
 
 
+EPILOG = """\
+examples:
+  python -m gerbil_eval report reports/latest
+  python -m gerbil_eval report reports/latest --compare-to reports/release-1.2 --max-regression 0.02 --require-better
+exit status: 0 ok, 1 a gate failed (failing cases alone never do), 4 the run cannot be read"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("run", metavar="RUN", type=Path,
                         help="run folder (reports/<run-id>, reports/latest) or its results.json; reports are written beside it")
     parser.add_argument("--compare-to", type=Path, default=None, metavar="RUN",
