@@ -132,6 +132,14 @@ def test_compare_to_adds_the_earlier_run_with_its_answers(run, tmp_path) -> None
     assert "(def old-release-answer 1)" in (run_dir / "report.html").read_text(encoding="utf-8")
 
 
+def test_an_unreadable_compare_to_run_still_prints_this_runs_table(run, tmp_path) -> None:
+    _, doc = run
+    text = terminal_report(doc, options(tmp_path, compare_to=tmp_path / "gone"))
+    assert "== gerbil-qwen vs qwen2.5:7b ==" in text
+    assert text.splitlines()[-1] == f"--compare-to not shown: {tmp_path / 'gone'}: no such file; " \
+        "pass a run folder (reports/<run-id> or reports/latest) or its results.json"
+
+
 def test_report_command_rerenders_from_results_json_only(run, tmp_path, capsys) -> None:
     run_dir, _ = run
     assert main(["report", str(run_dir / "results.json")]) == 0

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..compare import comparisons_for, merge_previous
+from ..errors import GerbilEvalError
 from ..fileio import write_text_atomic
 from ..options import RunOptions
 from . import markdown, terminal
@@ -32,9 +33,12 @@ def with_previous(doc: Mapping[str, Any], options: RunOptions) -> tuple[dict[str
 
 def terminal_report(doc: Mapping[str, Any], options: RunOptions) -> str:
     """Per-model table, performance, then each comparison (verdict first); ends with the report path."""
-    merged, _, _ = with_previous(doc, options)
     run_id = doc.get("run_id")
     path = options.report_dir / run_id / "report.html" if run_id else None
+    try:
+        merged, _, _ = with_previous(doc, options)
+    except GerbilEvalError as exc:  # an unreadable --compare-to run: still show this run's table
+        return terminal.render(doc, comparisons_for(doc), path) + f"\n--compare-to not shown: {exc}"
     return terminal.render(merged, comparisons_for(merged), path)
 
 
