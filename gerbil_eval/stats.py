@@ -24,11 +24,17 @@ def _percentile_interval(stats: np.ndarray, confidence: float) -> tuple[float, f
     return float(lo), float(hi)
 
 
+#: Index entries drawn per batch: bounds the memory of a bootstrap on a very large run (~16 MB).
+_BATCH_CELLS = 2_000_000
+
+
 def _resampled_means(values: np.ndarray, resamples: int, seed: int) -> np.ndarray:
     """Means of ``resamples`` bootstrap resamples (with replacement) of ``values``."""
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(values), size=(resamples, len(values)))
-    return values[idx].mean(axis=1)
+    batch = max(1, _BATCH_CELLS // len(values))
+    means = [values[rng.integers(0, len(values), size=(min(batch, resamples - done), len(values)))].mean(axis=1)
+             for done in range(0, resamples, batch)]
+    return np.concatenate(means)
 
 
 def bootstrap_mean_ci(values: Sequence[float], *, confidence: float = 0.95,

@@ -102,3 +102,12 @@ def test_paired_bootstrap_is_tighter_than_the_difference_of_independent_interval
 def test_paired_bootstrap_rejects_unpaired_lengths() -> None:
     with pytest.raises(ValueError, match="differ in length"):
         stats.paired_bootstrap_delta_ci([1, 0], [1])
+
+
+def test_bootstrap_of_a_large_run_is_drawn_in_batches_yet_reproducible() -> None:
+    values = np.random.default_rng(9).random(3000)  # 3000 x 5000 draws: several batches
+    lo, hi = stats.bootstrap_mean_ci(values, seed=11)
+    assert (lo, hi) == stats.bootstrap_mean_ci(values, seed=11)
+    se = values.std(ddof=1) / math.sqrt(values.size)
+    assert lo < values.mean() < hi
+    assert hi - lo == pytest.approx(2 * 1.96 * se, rel=0.1), "a 95% interval is about +-1.96 standard errors"
