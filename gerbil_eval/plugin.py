@@ -133,7 +133,8 @@ class CaseItem(pytest.Item):
         return str(super().repr_failure(excinfo, style=style))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"{self.job.case.source or self.path}: {self.name}"
+        line = getattr(self.job.case, "line", 0)
+        return self.path, line - 1 if line else None, self.name
 
 
 def failure_table(name: str, case: Case, score: Any, answer: str, answer_lines: int = 15) -> str:

@@ -77,6 +77,7 @@ class Fetcher:
     def close(self) -> None:
         for client in self._clients.values():
             self._loop.run_until_complete(client.aclose())
+        self._loop.run_until_complete(self._loop.shutdown_asyncgens())
         self._loop.close()
 
     def _client(self, base_url: str) -> ChatClient:

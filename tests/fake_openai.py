@@ -21,10 +21,12 @@ API (everything is a keyword argument of :class:`FakeOpenAI`)::
         server.answered         # chat requests answered successfully
         server.prompts          # last user message of every answered request, in order
         server.faults_served    # Counter of injected faults by name
+        server.max_in_flight    # most chat requests being handled at the same moment
         server.script(["429", "500"])   # the next requests get exactly these faults
 
 - ``answers``: dict from the last user message to the answer, or a callable
-  ``(messages) -> str``; unknown prompts get ``default``.
+  ``(messages) -> str``; unknown prompts get ``default``. ``by_model`` gives some
+  models their own answers dict (e.g. a weaker baseline).
 - ``delay``: fixed seconds before every response (the benchmark uses 0.2).
 - ``fault_rate`` / ``faults``: each chat request gets a random fault from ``faults``
   with this probability (seeded by ``seed``). Faults: ``"429"`` (with
@@ -65,6 +67,7 @@ class FakeOpenAI:
         faults: Iterable[str] = FAULTS,
         retry_after: str = "0",
         slow_s: float = 5.0,
+        by_model: Mapping[str, Mapping[str, str]] | None = None,
         api_key: str | None = None,
         stream: bool = True,
         usage: bool = True,
@@ -73,6 +76,7 @@ class FakeOpenAI:
     ) -> None:
         self.answers = answers or {}
         self.default = default
+        self.by_model = by_model or {}
         self.models = tuple(models)
         self.delay = delay
         self.fault_rate = fault_rate
@@ -89,6 +93,8 @@ class FakeOpenAI:
         self.answered = 0
         self.prompts: list[str] = []
         self.faults_served: collections.Counter[str] = collections.Counter()
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -119,6 +125,15 @@ class FakeOpenAI:
         self.stop()
 
     # -- used by the handler -------------------------------------------------------------
+    def _enter(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
     def _next_fault(self) -> str | None:
         with self._lock:
             self.requests += 1
@@ -133,11 +148,11 @@ class FakeOpenAI:
             self.faults_served[fault] += 1
             return fault
 
-    def _answer(self, messages: list[dict[str, Any]]) -> str:
+    def _answer(self, model: str, messages: list[dict[str, Any]]) -> str:
         if callable(self.answers):
             return self.answers(messages)
         prompt = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
-        return self.answers.get(prompt, self.default)
+        return self.by_model.get(model, self.answers).get(prompt, self.default)
 
     def _record(self, messages: list[dict[str, Any]]) -> None:
         prompt = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
@@ -186,6 +201,13 @@ def _handler_for(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self._send_json(200, {"object": "list", "data": data})
 
         def do_POST(self) -> None:
+            server._enter()
+            try:
+                self._post()
+            finally:
+                server._leave()
+
+        def _post(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
             if self.path.rstrip("/") != "/v1/chat/completions":
@@ -215,7 +237,7 @@ def _handler_for(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self._error(400, "stream is not supported", "unsupported_parameter")
             else:
                 messages = request.get("messages") or []
-                answer = server._answer(messages)
+                answer = server._answer(request["model"], messages)
                 if request.get("stream"):
                     self._stream(request, messages, answer)
                 else:

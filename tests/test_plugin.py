@@ -1,0 +1,280 @@
+"""The pytest plugin end to end, through pytest's own ``pytester``, against the stand-in
+OpenAI chat-completions server (tests/fake_openai.py: real HTTP on 127.0.0.1 following
+the documented protocol, with injectable faults)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+from gerbil_eval.errors import EXIT_INFRA
+from tests.fake_openai import FakeOpenAI
+
+# pytester's inline runs restore sys.modules after each run, and numpy (imported by the
+# report's chart) cannot be loaded twice in one process: load it once, up front.
+matplotlib.use("Agg")
+import matplotlib.pyplot  # noqa: E402,F401
+
+GOOD = "```scheme\n(hash-for-each (lambda (k v) (displayln k)) h)\n```"
+BAD = "Use maphash:\n```scheme\n(maphash (lambda (k v) k) h)\n```"
+
+
+def case_yaml(n: int, category: str = "hash-tables", tags: str = "[std/iter, seed]") -> str:
+    """``n`` cases whose prompts are ``prompt 0`` .. ``prompt n-1``; a passing answer calls hash-for-each."""
+    lines = [f"defaults: {{category: {category}, tags: {tags}}}", "cases:"]
+    for i in range(n):
+        lines += [f"  - id: case-{i}", f"    prompt: prompt {i}", "    assert:",
+                  "      - {type: calls, value: hash-for-each}", "      - {type: not-calls, value: maphash}"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A project with its own unit test and a case folder; a private response cache."""
+    monkeypatch.setenv("GERBIL_EVAL_CACHE", str(pytester.path / "cache"))
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "GITHUB_STEP_SUMMARY"):
+        monkeypatch.delenv(var, raising=False)
+    pytester.makepyfile(test_unit="def test_unit():\n    assert True\n")
+    (pytester.path / "cases").mkdir()
+    (pytester.path / "cases" / "hash.yaml").write_text(case_yaml(4))
+    return pytester
+
+
+def answers(good: int, total: int) -> dict[str, str]:
+    return {f"prompt {i}": GOOD if i < good else BAD for i in range(total)}
+
+
+def args(server: FakeOpenAI, *extra: str) -> list[str]:
+    return ["--model", "fake-model", f"--base-url={server.url}", "-p", "no:cacheprovider", *extra]
+
+
+def latest(project: pytest.Pytester) -> Path:
+    return (project.path / "reports" / "latest").resolve()
+
+
+def results(project: pytest.Pytester) -> dict:
+    return json.loads((latest(project) / "results.json").read_text())
+
+
+def test_without_options_the_plugin_collects_and_writes_nothing(project):
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert not (project.path / "reports").exists()
+    assert [line for line in result.stdout.lines if "gerbil" in line and not line.startswith("plugins:")] == []
+
+
+def test_model_collects_one_item_per_case_and_skips_project_tests_on_standin_server(project):
+    with FakeOpenAI() as server:
+        result = project.runpytest(*args(server, "--collect-only", "-q"))
+    out = result.stdout.str()
+    assert "cases/hash.yaml::case-0[fake-model]" in out and "cases/hash.yaml::case-3[fake-model]" in out
+    assert "test_unit" not in out
+    assert server.requests == 0  # --collect-only asks nothing
+
+
+def test_passing_run_exits_0_and_writes_the_run_folder_on_standin_server(project):
+    with FakeOpenAI(answers=answers(4, 4)) as server:
+        result = project.runpytest(*args(server))
+    assert result.ret == 0
+    result.assert_outcomes(passed=4)
+    run = latest(project)
+    assert {"responses.jsonl", "results.json", "results.csv", "summary.md"} <= {p.name for p in run.iterdir()}
+    doc = results(project)
+    assert doc["summary"]["fake-model"]["pass_rate"] == 1.0 and doc["summary"]["fake-model"]["cases"] == 4
+    assert [r["case_id"] for r in doc["results"]] == ["case-0", "case-1", "case-2", "case-3"]
+    assert all(r["ttft_s"] is not None and r["completion_tokens"] for r in doc["results"])
+    assert len((run / "responses.jsonl").read_text().splitlines()) == 4
+    assert str(run) in result.stdout.str() or run.name in result.stdout.str()  # the report path ends the output
+
+
+def test_failing_case_exits_1_with_a_readable_assertion_table_on_standin_server(project):
+    with FakeOpenAI(answers=answers(3, 4)) as server:
+        result = project.runpytest(*args(server))
+    assert result.ret == 1
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["case-3[[]fake-model[]]: score 0.00 (every weighted assertion must pass)",
+                                 "  FAIL  calls*hash-for-each*", "  FAIL  not-calls*maphash*", "*| (maphash*"])
+    row = next(r for r in results(project)["results"] if r["case_id"] == "case-3")
+    assert row["passed"] is False and row["score"] == 0.0 and len(row["assertions"]) == 2
+
+
+def test_k_m_and_x_select_and_stop_like_pytest_on_standin_server(project):
+    (project.path / "cases" / "other.yaml").write_text(case_yaml(1, category="strings", tags="[]").replace("case-0", "other-0"))
+    with FakeOpenAI(answers=answers(0, 4)) as server:
+        by_k = project.runpytest(*args(server, "-k", "case-1 or case-2"))
+        by_m = project.runpytest(*args(server, "-m", "strings", "--strict-markers"))
+        by_tag = project.runpytest(*args(server, "-m", "std_iter and not strings", "--strict-markers"))
+        stop = project.runpytest(*args(server, "-x"))
+    by_k.assert_outcomes(failed=2, deselected=3)
+    by_m.assert_outcomes(failed=1, deselected=4)
+    by_tag.assert_outcomes(failed=4, deselected=1)
+    stop.assert_outcomes(failed=1)
+
+
+def test_unreachable_endpoint_stops_the_run_with_exit_7_and_one_line(project):
+    result = project.runpytest("--model", "fake-model", "--base-url=http://127.0.0.1:9/v1", "-p", "no:cacheprovider")
+    assert result.ret == EXIT_INFRA
+    lines = [line for line in result.stdout.lines + result.stderr.lines if "http://127.0.0.1:9/v1" in line]
+    assert len(lines) == 1 and "'fake-model'" in lines[0] and "unreachable" in lines[0]
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_unknown_model_and_bad_key_stop_the_run_with_exit_7_on_standin_server(project):
+    with FakeOpenAI(api_key="sekrit") as server:
+        unknown = project.runpytest("--model", "no-such-model", f"--base-url={server.url}", "--api-key", "sekrit")
+        bad_key = project.runpytest(*args(server, "--api-key", "wrong"))
+    assert unknown.ret == EXIT_INFRA and bad_key.ret == EXIT_INFRA
+    unknown.stdout.fnmatch_lines(["*(model 'no-such-model'): unknown model*"])
+    bad_key.stdout.fnmatch_lines(["*(model 'fake-model'): HTTP 401*"])
+
+
+def test_usage_errors_exit_4_with_one_line(project):
+    (project.path / "bad").mkdir()
+    (project.path / "bad" / "x.yaml").write_text("- id: Not_Kebab\n  prompt: p\n  assert: [{type: contains, value: a}]\n")
+    missing = project.runpytest("--model", "m", "--cases", "nowhere")
+    bad_case = project.runpytest("--model", "m", "--cases", "bad")
+    bad_flag = project.runpytest("--model", "m", "--samples", "0")
+    for result in (missing, bad_case, bad_flag):
+        assert result.ret == 4
+        assert "Traceback" not in result.stderr.str()
+    missing.stderr.fnmatch_lines(["ERROR: --cases nowhere: no such file or folder*"])
+    bad_case.stderr.fnmatch_lines(["ERROR: *x.yaml*id*kebab*"])
+
+
+def test_run_under_20_percent_faults_scores_every_item_and_loses_nothing_on_standin_server(project):
+    (project.path / "cases" / "hash.yaml").write_text(case_yaml(40))
+    with FakeOpenAI(answers=answers(40, 40), fault_rate=0.2, faults=("429", "500", "malformed", "drop"), seed=7) as server:
+        result = project.runpytest(*args(server, "--retries", "8", "--concurrency", "8"))
+        assert sum(server.faults_served.values()) >= 5
+    result.assert_outcomes(passed=40)
+    doc = results(project)
+    assert len(doc["results"]) == 40 and all(r["score"] == 1.0 and r["error"] is None for r in doc["results"])
+    logged = [json.loads(line) for line in (latest(project) / "responses.jsonl").read_text().splitlines()]
+    assert sorted(r["case_id"] for r in logged) == sorted(f"case-{i}" for i in range(40))
+
+
+def test_request_failing_after_retries_is_an_error_item_listed_in_the_summary_on_standin_server(project):
+    with FakeOpenAI(answers=answers(4, 4)) as server:
+        server.script(["ok", "500", "500"])  # with --concurrency 1 the second request fails twice
+        result = project.runpytest(*args(server, "--retries", "1", "--concurrency", "1"))
+    assert result.ret == 1
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(["*case-1[[]fake-model[]]: request failed: HTTP 500*(after 2 attempts)*"])
+    summary = results(project)["summary"]["fake-model"]
+    assert summary["errors"] == 1 and summary["error_cases"] == ["case-1"] and summary["pass_rate"] == 1.0
+
+
+def test_rerun_asks_nothing_already_answered_and_no_cache_asks_again_on_standin_server(project):
+    with FakeOpenAI(answers=answers(4, 4)) as server:
+        project.runpytest(*args(server))
+        project.runpytest(*args(server)).assert_outcomes(passed=4)
+        assert server.answered == 4
+        project.runpytest(*args(server, "--no-cache")).assert_outcomes(passed=4)
+        assert server.answered == 8
+    logged = (latest(project) / "responses.jsonl").read_text().splitlines()
+    assert len(logged) == 4  # each run folder has its full responses.jsonl, cached or not
+
+
+def test_killed_run_resumes_without_re_asking_answered_requests_on_standin_server(project):
+    """A real subprocess is killed mid-way; the restarted run only asks what was never answered."""
+    (project.path / "cases" / "hash.yaml").write_text(case_yaml(30))
+    env = {**os.environ, "GERBIL_EVAL_CACHE": str(project.path / "cache")}
+    with FakeOpenAI(answers=answers(30, 30), delay=0.1) as server:
+        cmd = [sys.executable, "-m", "pytest", *args(server, "--concurrency", "2", "-q")]
+        proc = subprocess.Popen(cmd, cwd=project.path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while server.answered < 10 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        first = list(server.prompts)
+        assert 10 <= len(first) < 30
+        rerun = subprocess.run(cmd, cwd=project.path, env=env, capture_output=True, text=True)
+        assert rerun.returncode == 0, rerun.stdout[-2000:]
+        second = server.prompts[len(first):]
+    # Answers that reached the client before the kill are in the cache; at most the
+    # requests in flight at the moment of the kill (--concurrency 2) are asked twice.
+    assert len(set(first) & set(second)) <= 2
+    assert set(first) | set(second) == {f"prompt {i}" for i in range(30)}
+    killed_run = sorted(p for p in (project.path / "reports").iterdir() if p.name != "latest")[0]
+    assert len((killed_run / "responses.jsonl").read_text().splitlines()) >= len(first) - 2
+
+
+def test_replay_scores_a_runs_responses_without_network_and_missing_ones_are_errors(project):
+    with FakeOpenAI(answers=answers(3, 4)) as server:
+        project.runpytest(*args(server))
+    recorded = latest(project) / "responses.jsonl"
+    first = results(project)
+    replay = project.runpytest("--replay", str(recorded), "-p", "no:cacheprovider")
+    replay.assert_outcomes(passed=3, failed=1)
+    again = results(project)
+    assert [(r["case_id"], r["score"]) for r in again["results"]] == [(r["case_id"], r["score"]) for r in first["results"]]
+    partial = project.path / "partial.jsonl"
+    partial.write_text("\n".join(recorded.read_text().splitlines()[:2]) + "\n")
+    gaps = project.runpytest("--replay", str(partial), "--model", "fake-model", "-p", "no:cacheprovider")
+    assert gaps.ret == 1
+    gaps.assert_outcomes(passed=2, errors=2)
+    gaps.stdout.fnmatch_lines(["*request failed: no recorded response in*partial.jsonl for model 'fake-model'*"])
+
+
+def test_xdist_workers_fetch_their_items_and_the_controller_writes_one_report_on_standin_server(project):
+    (project.path / "cases" / "hash.yaml").write_text(case_yaml(12))
+    with FakeOpenAI(answers=answers(11, 12)) as server:
+        result = project.runpytest_subprocess(*args(server, "-n", "2"))
+        assert server.answered == 12
+    result.assert_outcomes(passed=11, failed=1)
+    runs = [p for p in (project.path / "reports").iterdir() if p.name != "latest"]
+    assert len(runs) == 1  # one run id, shared by both workers
+    doc = results(project)
+    assert len(doc["results"]) == 12 and doc["summary"]["fake-model"]["passed"] == 11
+    assert len((runs[0] / "responses.jsonl").read_text().splitlines()) == 12
+
+
+def test_failing_baseline_is_xfail_and_never_fails_the_run_on_standin_server(project):
+    with FakeOpenAI(models=("tuned", "base"), answers=answers(4, 4), by_model={"base": answers(1, 4)}) as server:
+        result = project.runpytest("--model", "tuned", "--baseline", "base", f"--base-url={server.url}")
+    assert result.ret == 0
+    result.assert_outcomes(passed=5, xfailed=3)
+    summary = results(project)["summary"]
+    assert summary["tuned"]["role"] == "candidate" and summary["tuned"]["pass_rate"] == 1.0
+    assert summary["base"]["role"] == "baseline" and summary["base"]["pass_rate"] == 0.25
+
+
+def test_min_score_and_min_pass_rate_gates_exit_1_with_one_line_on_standin_server(project):
+    with FakeOpenAI(answers=answers(3, 4)) as server:
+        low_bar = project.runpytest(*args(server, "--min-pass-rate", "0.7", "-k", "not case-3"))
+        gated = project.runpytest(*args(server, "--min-pass-rate", "0.9", "--min-score", "0.5", "-k", "case-1 or case-3"))
+    assert low_bar.ret == 0
+    assert gated.ret == 1
+    gated.stdout.fnmatch_lines(["GATE FAILED: --min-pass-rate 0.90: fake-model pass rate 0.50 is below 0.90"])
+    assert "--min-score" not in "".join(line for line in gated.stdout.lines if "GATE FAILED" in line)
+
+
+def test_samples_name_items_by_sample_and_record_each_on_standin_server(project):
+    with FakeOpenAI(answers=answers(4, 4)) as server:
+        result = project.runpytest(*args(server, "--samples", "3", "--seed", "5", "-k", "case-0"))
+        assert server.answered == 3  # one request per sample: different cache keys
+    result.assert_outcomes(passed=3, deselected=9)
+    result.stdout.no_fnmatch_line("*case-0[[]fake-model[]]*")
+    assert [r["sample"] for r in results(project)["results"]] == [0, 1, 2]
+    collected = project.runpytest(*args(server, "--samples", "2", "--collect-only", "-q", "-k", "case-0"))
+    collected.stdout.fnmatch_lines(["*::case-0[[]fake-model-s0[]]", "*::case-0[[]fake-model-s1[]]"])
+
+
+def test_api_key_is_never_written_to_the_run_folder_or_cache_on_standin_server(project):
+    key = "sk-DISTINCTIVE-4f1c9b7e"
+    with FakeOpenAI(answers=answers(2, 4), api_key=key) as server:
+        result = project.runpytest(*args(server, "--api-key", key))
+    assert result.ret == 1
+    written = [p for root in ("reports", "cache") for p in (project.path / root).rglob("*") if p.is_file()]
+    assert len(written) >= 8
+    for path in written:
+        assert key.encode() not in path.read_bytes(), path
