@@ -76,7 +76,7 @@ class CaseFileError(CaseError):
         self.file, self.line, self.case_id, self.field, self.message = file, line, case_id, field, message
         where = f"{file}:{line}" if line else file
         parts = [where] + ([f"case {case_id}"] if case_id else []) + ([field] if field else []) + [message]
-        super().__init__(": ".join(parts))
+        super().__init__(": ".join(parts).replace("\r", "\\r").replace("\n", "\\n"))  # always one line
 
 
 class _Bad(Exception):
@@ -159,9 +159,10 @@ def _suggest(word: Any, choices: Iterable[str]) -> str:
 def _check_keys(mapping: dict, allowed: tuple[str, ...], field: str | None, what: str) -> None:
     for key in mapping:
         if key not in allowed:
-            where = f"{field}.{key}" if field else str(key)
+            shown = key if isinstance(key, str) and re.fullmatch(r"[\w-]+", key) else f"{key!r:.40}"
             hint = _suggest(key, allowed) or f"; allowed: {', '.join(allowed)}"
-            raise _Bad(where, f"unknown {what} key '{key}'{hint}", _line_of(mapping, str(key)))
+            raise _Bad(f"{field}.{shown}" if field else shown, f"unknown {what} key '{shown}'{hint}",
+                       _line_of(mapping, str(key)))
 
 
 def _text(value: Any, field: str, *, empty_ok: bool = False) -> str:

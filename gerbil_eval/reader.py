@@ -112,6 +112,7 @@ _TOKEN = re.compile(
     """.replace("DELIM", _DELIM),
     re.VERBOSE | re.DOTALL,
 )
+_BARE = re.compile(r"[^DELIM|]+".replace("DELIM", _DELIM))
 _BLOCK_MARK = re.compile(r"\#\||\|\#")
 _DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
 _RATIO = re.compile(r"[+-]?\d+/\d+\Z")
@@ -267,7 +268,7 @@ class _Reader:
                     self.error(start, f"unknown character name {tok}")
                 self.emit(top, Char(name))
             elif kind == "pipe":
-                self.emit(top, Symbol(tok[1:-1]))
+                self.emit(top, Symbol(re.sub(r"\\(.)", r"\1", tok[1:-1], flags=re.DOTALL)))
             elif kind == "hash":
                 datum = _hash_atom(tok)
                 if datum is None:
@@ -348,8 +349,11 @@ def _atom_text(d: object) -> str:
         return "#t" if d else "#f"
     if isinstance(d, Char):
         return "#\\" + d
-    if isinstance(d, (Symbol, Keyword, Special)):
-        return str(d) if d and not any(c.isspace() for c in d) else f"|{d}|"
+    if isinstance(d, Symbol):
+        plain = d and d[0] != "#" and _BARE.fullmatch(d) and type(_atom(d)) is Symbol
+        return str(d) if plain else "|" + d.replace("\\", "\\\\").replace("|", "\\|") + "|"
+    if isinstance(d, (Keyword, Special)):
+        return str(d)
     if isinstance(d, str):
         return '"' + d.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return str(d)
