@@ -31,6 +31,8 @@ NON_SCHEME_LANGS = frozenset({
     "text", "txt", "plain", "plaintext", "output", "log", "diff", "patch", "markdown", "md",
     "python", "py", "javascript", "js", "typescript", "ts", "c", "cpp", "c++", "h", "rust", "go",
     "java", "makefile", "make", "dockerfile",
+    # other Lisps: a block tagged so is an example of what not to write, like a prose warning
+    "racket", "rkt", "clojure", "clj", "elisp", "emacs-lisp", "common-lisp", "commonlisp", "cl",
 })
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([^\s`]*)[^\n]*$")
 
@@ -45,7 +47,10 @@ class CodeBlock:
 
     @property
     def is_scheme(self) -> bool:
-        return self.lang not in NON_SCHEME_LANGS
+        """Tagged Scheme-ish or untagged; an untagged block that opens with a ``$ `` prompt is a shell session."""
+        if self.lang:
+            return self.lang not in NON_SCHEME_LANGS
+        return not self.text.lstrip().startswith("$ ")
 
 
 def code_blocks(text: str) -> tuple[CodeBlock, ...]:

@@ -39,7 +39,8 @@ class Char(str):
 
 
 class Special(str):
-    """A ``#!`` object such as ``#!void``, ``#!eof``, ``#!optional`` (stored with ``#!``)."""
+    """A ``#!`` object such as ``#!void``, ``#!eof``, ``#!optional`` (stored with ``#!``),
+    or a printed object ``#<point #12>`` from REPL output (stored as written)."""
 
     __slots__ = ()
 
@@ -102,6 +103,7 @@ _TOKEN = re.compile(
   | (?P<string>"(?:[^"\\]|\\.)*")
   | (?P<bad_string>")
   | (?P<heredoc>\#<<(?P<tag>[^\n]+)\n(?P<body>.*?)\n(?P=tag)(?=\n|\Z))
+  | (?P<printed>\#<(?!<))
   | (?P<char>\#\\(?:[A-Za-z][A-Za-z0-9]*|.))
   | (?P<open>[(\[{]|\#\(|\#u8\()
   | (?P<close>[)\]}])
@@ -113,6 +115,7 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _BARE = re.compile(r"[^DELIM|]+".replace("DELIM", _DELIM))
+_PRINTED_MARK = re.compile(r"\#<|>(?=[DELIM]|\Z)".replace("DELIM", _DELIM))
 _BLOCK_MARK = re.compile(r"\#\||\|\#")
 _DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
 _RATIO = re.compile(r"[+-]?\d+/\d+\Z")
@@ -213,6 +216,19 @@ class _Reader:
         self.error(pos, "unterminated block comment #| ... |#")
         return len(self.text)
 
+    def skip_printed(self, pos: int) -> int:
+        """End of a printed object ``#<point #12 x: 1>`` (REPL output in answers), nesting allowed.
+
+        Its ``>`` is one followed by a delimiter, so ``#<procedure #2 string->symbol>`` is one datum.
+        """
+        depth = 0
+        for m in _PRINTED_MARK.finditer(self.text, pos):
+            depth += 1 if m.group() == "#<" else -1
+            if depth == 0:
+                return m.end()
+        self.error(pos, "unterminated printed object #<...>")
+        return len(self.text)
+
     def emit(self, frame: _Frame, datum: Datum) -> None:
         """Add a finished datum to ``frame``, applying its pending quote prefixes and ``#;``."""
         while frame.pending:
@@ -260,6 +276,9 @@ class _Reader:
                 self.error(start, "unterminated string")
                 self.emit(top, _unescape(text[start + 1:]))
                 pos = n
+            elif kind == "printed":
+                pos = self.skip_printed(start)
+                self.emit(top, Special(text[start:pos]))
             elif kind == "heredoc":
                 self.emit(top, m.group("body"))
             elif kind == "char":

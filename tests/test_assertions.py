@@ -475,3 +475,37 @@ def test_not_prefix_negates_pass_and_score_exactly(type_, answer):
 
 def test_every_registered_type_is_covered_by_the_negation_test():
     assert set(REGISTRY) - {"python"} == set(SAMPLE_VALUES)
+
+
+@pytest.mark.parametrize("pattern, code, expected", [
+    ("(string-split _ _string)", '(string-split s ";")', True),
+    ("(string-split _ _string)", "(string-split s #\\;)", False),
+    ("(string-split _ _char)", "(string-split s #\\;)", True),
+    ("(assgetq _symbol '_)", "(assgetq alist 'key)", True),
+    ("(assgetq _ _quoted)", "(assgetq 'key alist)", False),
+    ("(f _number _boolean _keyword)", "(f 1/2 #f port:)", True),
+    ("(f _number)", "(f #t)", False),
+    ("(let _list ...)", "(let [x 1] x)", True),
+    ("(let _list ...)", "(let x 1)", False),
+])
+def test_typed_wildcards_match_one_datum_of_their_kind(pattern, code, expected):
+    assert passes("form", pattern, code) is expected
+
+
+def test_printed_objects_from_repl_output_read_as_one_datum():
+    answer = fenced("> (make-point 1 2)\n#<point #12 x: 1 y: 2>\n> string->symbol\n#<procedure #2 string->symbol>")
+    assert passes("parses", None, answer)
+    assert passes("not-mentions", "string->symbol>", answer)
+
+
+@pytest.mark.parametrize("lang", ["racket", "clojure", "elisp", "common-lisp"])
+def test_blocks_of_other_lisps_are_not_code(lang):
+    answer = fenced("(hash-set! h 'a 1)", lang, prose="In other Lisps:") + fenced("(hash-put! h 'a 1)")
+    assert passes("not-calls", "hash-set!", answer)
+    assert passes("calls", "hash-put!", answer)
+
+
+def test_untagged_shell_session_block_is_not_code():
+    answer = fenced("$ gerbil build   # builds .gerbil/bin/hello\n$ gxi -e '(displayln 1)'", "") + fenced("(def x 1)")
+    assert passes("parses", None, answer)
+    assert passes("not-calls", "displayln", answer)

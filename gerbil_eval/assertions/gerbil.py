@@ -11,7 +11,9 @@ prose never trips them, and they work on read data, so strings, comments,
   ``rename-in``/``prefix-in``/``group-in``; ``std/iter`` and ``:std/iter`` are the same.
 - ``defines``: a name bound by ``def``, ``define``, ``defstruct`` (+ its constructor,
   predicate, accessors), ``defmethod {name type}``, ``defvalues``, ``defrules``...
-- ``form``: a Gerbil-syntax pattern (``_`` one datum, ``...`` any rest) matched against every form.
+- ``form``: a Gerbil-syntax pattern matched against every form: ``_`` one datum, ``...`` any run
+  of datums, ``_string`` ``_symbol`` ``_keyword`` ``_char`` ``_number`` ``_boolean`` ``_list``
+  ``_quoted`` one datum of that kind; ``( )`` in a pattern also matches ``[ ]``, ``[ ]`` only ``[ ]``.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ import difflib
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Collection, Iterable
+from fractions import Fraction
+from typing import Any, Callable, Collection, Iterable
 
 from . import Outcome, register, values
 from ..answer import Answer
-from ..reader import Datum, Form, Keyword, Symbol, read, write_datum
+from ..reader import Char, Datum, Form, Keyword, Symbol, read, write_datum
 
 #: Heads that bind the name in their second position (``(def f ...)``, ``(def (f x) ...)``).
 DEFINERS = frozenset({
@@ -199,10 +202,34 @@ def _same_atom(p: Datum, d: Datum) -> bool:
     return type(p) is type(d) and p == d
 
 
+def _is_quoted(d: Datum) -> bool:
+    return isinstance(d, Form) and d.open == "(" and len(d.items) == 2 and type(d.items[0]) is Symbol \
+        and d.items[0] == "quote"
+
+
+#: Typed wildcards: each matches one datum of its kind, so ``(string-split _ _string)`` catches
+#: a string separator whatever the string is.
+TYPED_WILDCARDS: dict[str, Callable[[Datum], bool]] = {
+    "_string": lambda d: type(d) is str,
+    "_symbol": lambda d: type(d) is Symbol,
+    "_keyword": lambda d: type(d) is Keyword,
+    "_char": lambda d: type(d) is Char,
+    "_number": lambda d: isinstance(d, (int, float, Fraction)) and not isinstance(d, bool),
+    "_boolean": lambda d: isinstance(d, bool),
+    "_list": lambda d: isinstance(d, Form) and d.open in ("(", "["),
+    "_quoted": _is_quoted,
+}
+
+
 def matches(pattern: Datum, datum: Datum) -> bool:
-    """``_`` matches one datum, ``...`` any run of datums; a ``( )`` pattern also matches ``[ ]``."""
-    if type(pattern) is Symbol and pattern == "_":
-        return True
+    """``_`` matches one datum, ``...`` any run of datums, ``_string`` etc. one datum of a kind;
+    a ``( )`` pattern also matches ``[ ]``."""
+    if type(pattern) is Symbol and pattern[:1] == "_":
+        if pattern == "_":
+            return True
+        typed = TYPED_WILDCARDS.get(pattern)
+        if typed is not None:
+            return typed(datum)
     if isinstance(pattern, Form):
         if not isinstance(datum, Form):
             return False
