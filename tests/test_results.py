@@ -1,0 +1,79 @@
+"""Run folder outputs: result rows, results.json/csv, `latest`, and the per-model summary."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from gerbil_eval.cases import Assertion, Case
+from gerbil_eval.options import ModelSpec, RunOptions
+from gerbil_eval.results import (ROW_FIELDS, Response, ResponseLog, build_doc, result_row, rows_csv, update_latest,
+                                 write_results)
+from gerbil_eval.scoring import score_answer
+from gerbil_eval.summary import estimate_tokens, summarize
+
+CASE = Case(id="hash-iteration", messages=({"role": "user", "content": "iterate"},), category="hash-tables",
+            tags=("std/iter",), assertions=(Assertion("calls", ["hash-for-each"]), Assertion("not-calls", ["maphash"])))
+MODEL = ModelSpec("m", "http://h/v1")
+
+
+def row(sample: int, answer: str | None, *, latency: float | None = 1.0, error: str | None = None, tokens: int | None = 10):
+    response = Response("m", CASE.id, sample, answer, latency_s=latency, completion_tokens=tokens,
+                        total_tokens=None if tokens is None else tokens + 5, error=error)
+    return result_row(MODEL, CASE, response, None if error else score_answer(CASE, answer or ""), None)
+
+
+def test_row_has_the_documented_fields_and_assertion_details():
+    r = row(0, "```scheme\n(hash-for-each f h)\n```")
+    assert tuple(r) == ROW_FIELDS
+    assert r["score"] == 1.0 and r["passed"] is True and r["role"] == "candidate"
+    assert [a["type"] for a in r["assertions"]] == ["calls", "not-calls"]
+    error = row(1, None, error="HTTP 500")
+    assert error["score"] is None and error["passed"] is None and error["assertions"] == []
+
+
+def test_results_json_and_csv_are_written_and_read_back(tmp_path: Path):
+    rows = [row(0, "(hash-for-each f h)"), row(1, "(maphash f h)")]
+    doc = build_doc("run-1", RunOptions(api_key="sk-never"), [MODEL], [CASE.id], rows, summarize(rows, ["m"]))
+    write_results(tmp_path, doc)
+    assert json.loads((tmp_path / "results.json").read_text())["results"] == rows
+    parsed = list(csv.DictReader(io.StringIO((tmp_path / "results.csv").read_text())))
+    assert [r["passed"] for r in parsed] == ["True", "False"] and parsed[0]["tags"] == "std/iter"
+    assert json.loads(parsed[1]["assertions"])[1]["passed"] is False
+    assert "sk-never" not in (tmp_path / "results.json").read_text()
+
+
+def test_latest_points_at_the_newest_run_and_is_replaced(tmp_path: Path):
+    for name in ("run-a", "run-b"):
+        (tmp_path / name).mkdir()
+        update_latest(tmp_path, tmp_path / name)
+    assert (tmp_path / "latest").resolve() == (tmp_path / "run-b").resolve()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_response_log_appends_one_flushed_line_per_response(tmp_path: Path):
+    log = ResponseLog(tmp_path / "responses.jsonl")
+    log.append(Response("m", "c", 0, "answer"))
+    assert json.loads((tmp_path / "responses.jsonl").read_text())["content"] == "answer"  # visible before close
+    log.close()
+
+
+def test_summary_counts_errors_apart_and_computes_percentiles():
+    rows = [row(i, "(hash-for-each f h)" if i < 3 else "(maphash f h)", latency=float(i + 1)) for i in range(5)]
+    rows.append(row(5, None, error="timed out", latency=None))
+    s = summarize(rows, ["m", "absent"])
+    m = s["m"]
+    assert (m["samples"], m["passed"], m["failed"], m["errors"]) == (6, 3, 2, 1)
+    assert m["pass_rate"] == pytest.approx(0.6) and m["mean_score"] == pytest.approx(0.6)
+    assert m["latency_p50"] == 3.0 and m["latency_p95"] == pytest.approx(4.8)
+    assert m["tokens_per_s"] == pytest.approx(50 / 15) and m["total_tokens"] == 75
+    assert s["absent"]["samples"] == 0 and s["absent"]["mean_score"] is None
+
+
+def test_token_estimate_counts_words_and_punctuation():
+    assert estimate_tokens("(hash-ref h 'a)") == 8
+    assert estimate_tokens(None) == 0

@@ -1,0 +1,82 @@
+"""Fetching answers concurrently against the stand-in OpenAI chat-completions server
+(tests/fake_openai.py, real HTTP on 127.0.0.1): bounded concurrency, cache, log, infra stop."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from gerbil_eval.cache import ResponseCache
+from gerbil_eval.cases import Assertion, Case
+from gerbil_eval.errors import InfraError
+from gerbil_eval.options import ModelSpec, RunOptions
+from gerbil_eval.runner import Fetcher, Job, request_params
+from tests.fake_openai import FakeOpenAI
+
+
+def jobs(url: str, n: int, model: str = "fake-model", samples: int = 1) -> list[Job]:
+    spec = ModelSpec(model, url)
+    cases = [Case(id=f"c{i}", messages=({"role": "user", "content": f"prompt {i}"},), category="x", tags=(),
+                  assertions=(Assertion("contains", "a"),)) for i in range(n)]
+    return [Job(spec, case, s) for case in cases for s in range(samples)]
+
+
+def fetch(url: str, todo: list[Job], tmp_path: Path, **options) -> dict:
+    from gerbil_eval.results import ResponseLog
+
+    log = ResponseLog(tmp_path / "responses.jsonl")
+    fetcher = Fetcher(RunOptions(**{"retries": 2, **options}), log, ResponseCache(tmp_path / "cache"))
+    try:
+        return fetcher.fetch(todo)
+    finally:
+        fetcher.close()
+        log.close()
+
+
+def test_requests_run_concurrently_up_to_the_limit_on_standin_server(tmp_path):
+    with FakeOpenAI(delay=0.2) as server:
+        start = time.perf_counter()
+        got = fetch(server.url, jobs(server.url, 16), tmp_path, concurrency=4)
+        elapsed = time.perf_counter() - start
+        assert server.max_in_flight == 4
+    assert len(got) == 16 and all(r.error is None for r in got.values())
+    assert 0.8 <= elapsed < 3.0  # 16 / 4 * 0.2 s, not 16 * 0.2 s
+
+
+def test_cached_answers_are_not_asked_again_but_are_logged_on_standin_server(tmp_path):
+    with FakeOpenAI() as server:
+        fetch(server.url, jobs(server.url, 5), tmp_path)
+        again = fetch(server.url, jobs(server.url, 6), tmp_path)
+        assert server.answered == 6
+    assert sum(r.cached for r in again.values()) == 5
+    assert len((tmp_path / "responses.jsonl").read_text().splitlines()) == 11
+
+
+def test_failed_requests_become_error_responses_and_are_not_cached_on_standin_server(tmp_path):
+    with FakeOpenAI() as server:
+        server.script(["500"] * 3)
+        got = fetch(server.url, jobs(server.url, 1), tmp_path, retries=2, concurrency=1)
+        assert got[("fake-model", "c0", 0)].error.startswith("HTTP 500")
+        again = fetch(server.url, jobs(server.url, 1), tmp_path)
+        assert again[("fake-model", "c0", 0)].content and server.answered == 1
+    lines = [json.loads(x) for x in (tmp_path / "responses.jsonl").read_text().splitlines()]
+    assert lines[0]["error"] and lines[1]["error"] is None
+
+
+def test_unknown_model_stops_everything_with_infra_error_on_standin_server(tmp_path):
+    with FakeOpenAI(delay=0.05) as server:
+        todo = jobs(server.url, 1, model="missing") + jobs(server.url, 10)
+        with pytest.raises(InfraError, match="'missing'"):
+            fetch(server.url, todo, tmp_path, concurrency=2)
+        assert server.answered < 10  # the rest were cancelled
+
+
+def test_samples_get_distinct_seeds_and_params_follow_options():
+    options = RunOptions(temperature=0.7, max_tokens=64, seed=10)
+    assert request_params(options, 0) == {"temperature": 0.7, "max_tokens": 64, "seed": 10}
+    assert request_params(options, 2)["seed"] == 12
+    assert request_params(replace(options, seed=None, max_tokens=None), 1) == {"temperature": 0.7}
