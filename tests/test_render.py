@@ -47,8 +47,8 @@ def test_terminal_report_puts_the_verdict_before_the_numbers_and_ends_with_the_r
     assert lines[verdict - 1] == "== gerbil-qwen vs qwen2.5:7b =="
     assert next(i for i, line in enumerate(lines) if line.startswith("mean score")) > verdict
     model_row = next(line for line in lines if line.startswith("gerbil-qwen ") and "candidate" in line)
-    assert re.search(r"\b0\.88 \*", model_row), "the best mean score is marked"
-    assert "0.38 *" not in text
+    assert re.search(r"\*0\.88\b", model_row), "the best mean score is marked"
+    assert "*0.38" not in text
 
 
 def test_terminal_report_aligns_columns(run, tmp_path) -> None:

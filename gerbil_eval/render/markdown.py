@@ -26,7 +26,7 @@ def _escape(cell: str) -> str:
 def _table(table: tables.Table) -> str:
     headers, rows = table
     return tabulate([[_escape(c) for c in r] for r in rows], headers=[_escape(h) for h in headers],
-                    tablefmt="github", disable_numparse=True)
+                    tablefmt="github", disable_numparse=True, colalign=tables.alignments(table))
 
 
 def comparison_section(c: Comparison) -> str:

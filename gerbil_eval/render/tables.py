@@ -6,12 +6,25 @@ style, HTML) and how to mark the best value (``mark``), so every output shows th
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Mapping, Sequence
 
 from ..compare import CaseComparison, Comparison, GroupBlock, ModelCase, format_p, model_overview, models_of
 
 Table = tuple[list[str], list[list[str]]]
 Mark = Callable[[str], str]
+
+_NUMERIC = re.compile(r"[-+–0-9]")
+
+
+def alignments(table: Table) -> tuple[str, ...]:
+    """Right-align the columns whose filled cells all start like a number (figures line up by digit)."""
+    headers, rows = table
+    def numeric(i: int) -> bool:
+        cells = [r[i] for r in rows if r[i]]
+        return bool(cells) and all(_NUMERIC.match(c.lstrip("*\x00")) for c in cells)
+    return tuple("right" if i and numeric(i) else "left" for i in range(len(headers)))
+
 
 def plain(text: str) -> str:
     return text

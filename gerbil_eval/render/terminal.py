@@ -19,13 +19,13 @@ CASE_LIMIT = 40
 
 
 def best(cell: str) -> str:
-    """Mark the best value of a row or column with a trailing star (see the legend)."""
-    return f"{cell} *"
+    """Mark the best value of a row or column with a leading star (see the legend); digits stay aligned."""
+    return f"*{cell}"
 
 
 def _table(table: tables.Table) -> str:
     headers, rows = table
-    return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
+    return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True, colalign=tables.alignments(table))
 
 
 def comparison_block(c: Comparison) -> str:
@@ -52,7 +52,7 @@ def render(doc: Mapping[str, Any], comparisons: Sequence[Comparison], report_pat
     parts = [_table(tables.model_table(doc, best)), "", _table(tables.performance_table(doc, best))]
     for c in comparisons:
         parts += ["", comparison_block(c)]
-    parts += ["", "* best value"]
+    parts += ["", "*best value"]
     if report_path is not None:
         parts.append(f"report: {report_path}")
     return "\n".join(parts)
