@@ -52,7 +52,7 @@ def render(doc: Mapping[str, Any], comparisons: Sequence[Comparison], report_pat
     parts = [_table(tables.model_table(doc, best)), "", _table(tables.performance_table(doc, best))]
     for c in comparisons:
         parts += ["", comparison_block(c)]
-    parts += ["", "*best value"]
+    parts += ["", "* marks the best value"]
     if report_path is not None:
         parts.append(f"report: {report_path}")
     return "\n".join(parts)
