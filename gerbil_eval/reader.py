@@ -118,6 +118,7 @@ _BARE = re.compile(r"[^DELIM|]+".replace("DELIM", _DELIM))
 _PRINTED_MARK = re.compile(r"\#<|>(?=[DELIM]|\Z)".replace("DELIM", _DELIM))
 _BLOCK_MARK = re.compile(r"\#\||\|\#")
 _DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+_NUMBER_START = frozenset("0123456789+-.")
 _RATIO = re.compile(r"[+-]?\d+/\d+\Z")
 _RADIX = {"x": 16, "b": 2, "o": 8, "d": 10}
 _ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]+;?|[\s\S])")
@@ -140,12 +141,12 @@ def _unescape(body: str) -> str:
 
 def _atom(text: str) -> Datum:
     """Classify a bare token: number, keyword or symbol."""
-    if _DECIMAL.match(text):
+    if text[0] in _NUMBER_START and _DECIMAL.match(text):
         try:
             return float(text) if any(c in text for c in ".eE") else int(text)
         except ValueError:  # more digits than Python converts: still a number token, kept as text
             return Symbol(text)
-    if _RATIO.match(text):
+    if text[0] in _NUMBER_START and _RATIO.match(text):
         num, den = text.split("/")
         return Fraction(int(num), int(den)) if int(den) else Symbol(text)
     if len(text) > 1 and text.endswith(":") and not text.endswith("::"):
@@ -253,6 +254,14 @@ class _Reader:
             assert m is not None  # every character starts some token
             kind, tok, start, pos = m.lastgroup, m.group(), pos, m.end()
             top = stack[-1]
+            if kind == "atom":  # the most common token: fast path
+                if "|" in tok:
+                    self.error(start, f"unbalanced '|' in {tok!r}")
+                if top.pending:
+                    self.emit(top, _atom(tok))
+                else:
+                    top.items.append(_atom(tok))
+                continue
             if kind in ("ws", "line_comment", "shebang"):
                 continue
             if kind == "block_comment":
@@ -294,10 +303,6 @@ class _Reader:
                     self.error(start, f"unknown # syntax {tok!r}")
                     datum = Symbol(tok)
                 self.emit(top, datum)
-            else:
-                if "|" in tok:
-                    self.error(start, f"unbalanced '|' in {tok!r}")
-                self.emit(top, _atom(tok))
         self.dangling(stack[-1], n, "the end")
         while len(stack) > 1:
             frame = stack.pop()

@@ -18,12 +18,13 @@ prose never trips them, and they work on read data, so strings, comments,
 
 from __future__ import annotations
 
-import difflib
 import functools
 from dataclasses import dataclass
 from pathlib import Path
 from fractions import Fraction
 from typing import Any, Callable, Collection, Iterable
+
+from rapidfuzz import fuzz, process
 
 from . import Outcome, register, values
 from ..answer import Answer
@@ -149,8 +150,9 @@ def _hint(missing: Iterable[str], present: Collection[str]) -> str:
     if not present:
         return " (code has none)"
     close: dict[str, None] = {}
+    choices = list(present)
     for m in missing:
-        for c in difflib.get_close_matches(m, list(present), n=3, cutoff=0.6):
+        for c, _score, _i in process.extract(m, choices, scorer=fuzz.ratio, score_cutoff=60, limit=3):
             close.setdefault(c, None)
     return f" (code has: {', '.join(list(close)[:4])})" if close else ""
 
