@@ -207,27 +207,14 @@ class _Reader:
     def error(self, pos: int, message: str) -> None:
         self.errors.append(ReadError(self.line_at(pos), message))
 
-    def skip_block_comment(self, pos: int) -> int:
-        """Return the position after the ``|#`` closing the (nested) comment opened at ``pos``."""
+    def skip_nested(self, pos: int, marks: re.Pattern[str], opener: str, what: str) -> int:
+        """Position after the construct opened at ``pos`` whose ``marks`` nest (``#| |#``, ``#< >``)."""
         depth = 0
-        for m in _BLOCK_MARK.finditer(self.text, pos):
-            depth += 1 if m.group() == "#|" else -1
+        for m in marks.finditer(self.text, pos):
+            depth += 1 if m.group() == opener else -1
             if depth == 0:
                 return m.end()
-        self.error(pos, "unterminated block comment #| ... |#")
-        return len(self.text)
-
-    def skip_printed(self, pos: int) -> int:
-        """End of a printed object ``#<point #12 x: 1>`` (REPL output in answers), nesting allowed.
-
-        Its ``>`` is one followed by a delimiter, so ``#<procedure #2 string->symbol>`` is one datum.
-        """
-        depth = 0
-        for m in _PRINTED_MARK.finditer(self.text, pos):
-            depth += 1 if m.group() == "#<" else -1
-            if depth == 0:
-                return m.end()
-        self.error(pos, "unterminated printed object #<...>")
+        self.error(pos, f"unterminated {what}")
         return len(self.text)
 
     def emit(self, frame: _Frame, datum: Datum) -> None:
@@ -265,7 +252,7 @@ class _Reader:
             if kind in ("ws", "line_comment", "shebang"):
                 continue
             if kind == "block_comment":
-                pos = self.skip_block_comment(start)
+                pos = self.skip_nested(start, _BLOCK_MARK, "#|", "block comment #| ... |#")
             elif kind == "datum_comment" or kind == "quote":
                 top.pending.append((tok, self.line_at(start)))
             elif kind == "open":
@@ -286,7 +273,9 @@ class _Reader:
                 self.emit(top, _unescape(text[start + 1:]))
                 pos = n
             elif kind == "printed":
-                pos = self.skip_printed(start)
+                # REPL output such as #<point #12 x: 1>; its '>' is one followed by a delimiter,
+                # so #<procedure #2 string->symbol> is one datum.
+                pos = self.skip_nested(start, _PRINTED_MARK, "#<", "printed object #<...>")
                 self.emit(top, Special(text[start:pos]))
             elif kind == "heredoc":
                 self.emit(top, m.group("body"))

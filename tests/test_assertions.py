@@ -438,6 +438,7 @@ def test_python_missing_module_or_function_is_a_load_error(checks_dir, spec, mes
     ({"type": "calls"}, "needs a name or a list of names, got None"),
     ({"type": "contains", "value": ""}, "needs a non-empty string"),
     ({"type": "contains-any", "value": []}, "needs at least one item"),
+    ({"type": "calls-any", "value": ","}, "needs at least one item"),
     ({"type": "parses", "value": "x"}, "takes no value"),
     ({"type": "code-block", "value": True}, "takes no value"),
     ({"type": "equals"}, "needs a value"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 def _describe(value: Any) -> str:
@@ -44,38 +44,35 @@ def split_commas(value: str) -> list[str]:
     return [item.strip() for row in rows for item in row if item.strip()]
 
 
-def text_list(value: Any, base: Path) -> tuple[str, ...]:
-    """A list of strings, or one comma-separated string (``"a, b, c"``) as promptfoo allows."""
+def _items(value: Any, split: Callable[[str], list[str]], shape: str) -> list[Any]:
+    """A list value as given, or a string split into one; never empty."""
     if isinstance(value, str):
-        items: list[Any] = split_commas(value)
+        items: list[Any] = split(value)
     elif isinstance(value, list):
         items = value
     else:
-        raise ValueError(f"needs a list of strings or a comma-separated string, got {_describe(value)}")
+        raise ValueError(f"needs {shape}, got {_describe(value)}")
     if not items:
         raise ValueError("needs at least one item")
+    return items
+
+
+def text_list(value: Any, base: Path) -> tuple[str, ...]:
+    """A list of strings, or one comma-separated string (``"a, b, c"``) as promptfoo allows."""
+    items = _items(value, split_commas, "a list of strings or a comma-separated string")
     try:
         return tuple(text(v, base) for v in items)
     except ValueError as exc:
         raise ValueError(f"every item {exc}") from None
 
 
-def symbols(value: Any, base: Path) -> tuple[str, ...]:
+def symbols(value: Any, _base: Path) -> tuple[str, ...]:
     """Gerbil names: one string or a list; a string may list several, separated by commas."""
-    if isinstance(value, str):
-        items: list[Any] = [s.strip() for s in value.split(",") if s.strip()]
-    elif isinstance(value, list):
-        items = value
-    else:
-        raise ValueError(f"needs a name or a list of names, got {_describe(value)}")
-    if not items:
-        raise ValueError("needs at least one name")
-    out = []
+    items = _items(value, lambda v: [s.strip() for s in v.split(",") if s.strip()], "a name or a list of names")
     for item in items:
         if not isinstance(item, str) or not item.strip() or any(c.isspace() for c in item.strip()):
             raise ValueError(f"needs names without spaces, got {_describe(item)}")
-        out.append(item.strip())
-    return tuple(out)
+    return tuple(item.strip() for item in items)
 
 
 def any_json(value: Any, _base: Path) -> Any:
