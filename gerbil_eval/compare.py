@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from . import stats
 
@@ -56,11 +56,8 @@ class CaseComparison:
     @property
     def delta(self) -> float | None:
         """Candidate minus baseline, or None unless both models scored the case."""
-        if self.candidate is None or self.baseline is None:
-            return None
-        if self.candidate.score is None or self.baseline.score is None:
-            return None
-        return self.candidate.score - self.baseline.score
+        pair = _pairs([self])
+        return pair[0].delta if pair else None
 
 
 @dataclass(frozen=True)
@@ -117,6 +114,7 @@ class Comparison:
 
     @property
     def paired(self) -> tuple[CaseComparison, ...]:
+        """The cases both models scored."""
         return tuple(c for c in self.cases if c.delta is not None)
 
     @property
@@ -194,9 +192,9 @@ def mean_pass_at_k(cases: Sequence[ModelCase]) -> dict[int, float]:
 def model_totals(label: str, cases: Sequence[ModelCase], *, seed: int = stats.DEFAULT_SEED) -> ModelTotals | None:
     """Mean score with its bootstrap 95% CI, pass rate and pass@k over ``cases``."""
     scored = [c for c in cases if c.score is not None]
+    scores = [c.score for c in cases if c.score is not None]
     if not scored:
         return None
-    scores = [c.score for c in scored]  # type: ignore[misc]
     return ModelTotals(
         label=label,
         cases=len(scored),
@@ -209,27 +207,50 @@ def model_totals(label: str, cases: Sequence[ModelCase], *, seed: int = stats.DE
     )
 
 
-def _outcomes(pairs: Sequence[CaseComparison]) -> tuple[int, int, int]:
-    deltas = [p.delta for p in pairs if p.delta is not None]
+class _Pair(NamedTuple):
+    """A case both models scored: the unit of every paired statistic."""
+
+    info: CaseInfo
+    candidate: ModelCase
+    baseline: ModelCase
+    candidate_score: float
+    baseline_score: float
+
+    @property
+    def delta(self) -> float:
+        return self.candidate_score - self.baseline_score
+
+
+def _pairs(cases: Iterable[CaseComparison]) -> list[_Pair]:
+    out = []
+    for c in cases:
+        a, b = c.candidate, c.baseline
+        if a is not None and b is not None and a.score is not None and b.score is not None:
+            out.append(_Pair(c.info, a, b, a.score, b.score))
+    return out
+
+
+def _outcomes(pairs: Sequence[_Pair]) -> tuple[int, int, int]:
+    deltas = [p.delta for p in pairs]
     wins = sum(1 for d in deltas if d > TIE_EPSILON)
     losses = sum(1 for d in deltas if d < -TIE_EPSILON)
     return wins, losses, len(deltas) - wins - losses
 
 
-def _group(name: str, pairs: Sequence[CaseComparison]) -> GroupBlock:
+def _group(name: str, pairs: Sequence[_Pair]) -> GroupBlock:
     n = len(pairs)
     wins, losses, ties = _outcomes(pairs)
     return GroupBlock(
         name=name,
         cases=n,
-        candidate_mean=sum(p.candidate.score for p in pairs) / n,  # type: ignore[union-attr,misc]
-        baseline_mean=sum(p.baseline.score for p in pairs) / n,  # type: ignore[union-attr,misc]
+        candidate_mean=sum(p.candidate_score for p in pairs) / n,
+        baseline_mean=sum(p.baseline_score for p in pairs) / n,
         wins=wins, losses=losses, ties=ties,
     )
 
 
-def _blocks(pairs: Sequence[CaseComparison], key: Any) -> tuple[GroupBlock, ...]:
-    groups: dict[str, list[CaseComparison]] = defaultdict(list)
+def _blocks(pairs: Sequence[_Pair], key: Callable[[_Pair], str | None]) -> tuple[GroupBlock, ...]:
+    groups: dict[str, list[_Pair]] = defaultdict(list)
     for p in pairs:
         name = key(p)
         if name is not None:
@@ -247,14 +268,15 @@ def compare_rows(candidate_rows: Iterable[Mapping[str, Any]], baseline_rows: Ite
         CaseComparison(infos[cid], cand_cases.get(cid), base_cases.get(cid))
         for cid in sorted(infos, key=lambda c: (infos[c].category, c))
     )
-    paired = [c for c in cases if c.delta is not None]
+    paired = _pairs(cases)
     wins, losses, ties = _outcomes(paired)
-    cand_only = sum(1 for c in paired if c.candidate.passed and not c.baseline.passed)  # type: ignore[union-attr]
-    base_only = sum(1 for c in paired if c.baseline.passed and not c.candidate.passed)  # type: ignore[union-attr]
-    delta = delta_ci = None
+    cand_only = sum(1 for p in paired if p.candidate.passed and not p.baseline.passed)
+    base_only = sum(1 for p in paired if p.baseline.passed and not p.candidate.passed)
+    delta: float | None = None
+    delta_ci: tuple[float, float] | None = None
     if paired:
         delta, lo, hi = stats.paired_bootstrap_delta_ci(
-            [c.candidate.score for c in paired], [c.baseline.score for c in paired], seed=seed)  # type: ignore[union-attr,misc]
+            [p.candidate_score for p in paired], [p.baseline_score for p in paired], seed=seed)
         delta_ci = (lo, hi) if len(paired) > 1 else None  # one case: a zero-width "interval" would claim certainty
     return Comparison(
         candidate=candidate,
@@ -262,8 +284,8 @@ def compare_rows(candidate_rows: Iterable[Mapping[str, Any]], baseline_rows: Ite
         cases=cases,
         categories=_blocks(paired, lambda p: p.info.category),
         seen_groups=_blocks(paired, lambda p: None if p.info.seen is None else ("seen" if p.info.seen else "unseen")),
-        candidate_totals=model_totals(candidate, [c.candidate for c in paired], seed=seed),  # type: ignore[misc]
-        baseline_totals=model_totals(baseline, [c.baseline for c in paired], seed=seed),  # type: ignore[misc]
+        candidate_totals=model_totals(candidate, [p.candidate for p in paired], seed=seed),
+        baseline_totals=model_totals(baseline, [p.baseline for p in paired], seed=seed),
         wins=wins, losses=losses, ties=ties,
         delta=delta, delta_ci=delta_ci,
         candidate_only_passes=cand_only, baseline_only_passes=base_only,

@@ -59,10 +59,10 @@ def load_answers(folder: Path, rename: dict[str, str] | None = None) -> Answers:
         for line in fh:
             try:
                 r = json.loads(line)
-                model = r["model"] if rename is None else rename.get(r["model"])
-                key = (model, str(r["case_id"]), int(r.get("sample", 0)))
+                model = str(r["model"]) if rename is None else rename.get(str(r["model"]))
+                case_id, sample = str(r["case_id"]), int(r.get("sample", 0))
             except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                 continue
             if model is not None:
-                answers[key] = r.get("content") or (f"[error] {r['error']}" if r.get("error") else "")
+                answers[(model, case_id, sample)] = r.get("content") or (f"[error] {r['error']}" if r.get("error") else "")
     return answers
