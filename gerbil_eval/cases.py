@@ -41,6 +41,9 @@ class Assertion:
     #: Folder that relative references (a ``python`` module) resolve against: the case file's.
     base_dir: str = field(default=".", compare=False, repr=False)
 
+    def __hash__(self) -> int:  # value may be a JSON object (equals), which is not hashable
+        return hash((self.type, repr(self.value), self.weight, self.threshold))
+
     @property
     def base_type(self) -> str:
         """The type without ``not-``: ``base_type`` of ``not-calls-any`` is ``calls-any``."""
@@ -67,6 +70,9 @@ class Case:
     source: str = ""
     prompt: str | None = None
     line: int = 0  # line of the case in ``source``
+
+    def __hash__(self) -> int:  # messages hold dicts; a case is identified by its id and file
+        return hash((self.id, self.source))
 
 
 class CaseFileError(CaseError):

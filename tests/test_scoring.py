@@ -113,3 +113,14 @@ def test_each_answer_is_analysed_once_and_shared():
 def test_none_answer_scores_as_empty_text():
     result = score_answer(case({"type": "contains", "value": "a"}), None)  # type: ignore[arg-type]
     assert (result.score, result.passed) == (0.0, False)
+
+
+def test_assertions_built_in_code_with_a_single_string_work_like_loaded_ones():
+    """Other modules and users may build Assertion("calls", "x") directly, without the loader."""
+    from gerbil_eval import Assertion
+
+    c = Case(id="c", messages=(), category="t", tags=(),
+             assertions=(Assertion("calls", "hash-map"), Assertion("contains-any", "zz"), Assertion("form", "(f _)")))
+    result = score_answer(c, "(hash-map f h) (f 1)")
+    assert [r.passed for r in result.assertions] == [True, False, True]
+    assert {c: 1}[c] == 1 and hash(Assertion("equals", {"a": [1]}))  # usable as keys

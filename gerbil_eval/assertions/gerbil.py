@@ -174,7 +174,7 @@ def membership(wanted: tuple[str, ...], present: Collection[str], verb: str, bas
 def _register_membership(name: str, verb: str, base_verb: str, present_of, key=lambda s: s) -> None:
     for suffix, any_ in (("", False), ("-any", True)):
         register(name + suffix, values.symbols)(
-            lambda v, ans, _a, _c, any_=any_: membership(v, present_of(ans), verb, base_verb, any_, key))
+            lambda v, ans, _a, _c, any_=any_: membership(values.as_tuple(v), present_of(ans), verb, base_verb, any_, key))
 
 
 _register_membership("calls", "calls", "call", lambda ans: ans.derived(code_index).calls)
@@ -274,7 +274,7 @@ def _same_head(pattern: Form, ans: Answer) -> list[str]:
 def _form_check(value: tuple[str, ...], ans: Answer, any_: bool) -> Outcome:
     hits: list[str] = []
     misses: list[str] = []
-    for text in value:
+    for text in values.as_tuple(value):
         pattern = parse_pattern(text)
         hit = next((f for f in ans.forms if matches(pattern, f)), None)
         if hit is None:

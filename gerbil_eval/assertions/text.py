@@ -62,6 +62,7 @@ def _contains(value: str, ans: Answer, fold: bool) -> Outcome:
 
 
 def _contains_many(items: tuple[str, ...], ans: Answer, fold: bool, need_all: bool) -> Outcome:
+    items = values.as_tuple(items)
     hay = ans.text.lower() if fold else ans.text
     present = [v for v in items if (v.lower() if fold else v) in hay]
     missing = [v for v in items if v not in present]

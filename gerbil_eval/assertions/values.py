@@ -75,6 +75,11 @@ def symbols(value: Any, _base: Path) -> tuple[str, ...]:
     return tuple(item.strip() for item in items)
 
 
+def as_tuple(value: Any) -> tuple[Any, ...]:
+    """A list-typed value as a tuple, also when an Assertion was built in code with one string."""
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 def any_json(value: Any, _base: Path) -> Any:
     """``equals``: a string, number, or an object/list compared as JSON."""
     if value is None:
