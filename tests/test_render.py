@@ -188,3 +188,12 @@ def test_compare_command_rejects_a_file_that_is_not_results_json(tmp_path, capsy
     bad.write_text("{truncated", encoding="utf-8")
     assert main(["compare", str(bad), str(bad)]) == 4
     assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_answers_show_prose_apart_from_fenced_code() -> None:
+    from gerbil_eval.render.html import answer_html
+
+    html = answer_html("Use this:\n```scheme\n(def (f) (< 1 2))\n```\nDone & dusted.")
+    assert html == ('<div class="prose">Use this:</div><pre><code>(def (f) (&lt; 1 2))</code></pre>'
+                    '<div class="prose">Done &amp; dusted.</div>')
+    assert answer_html("(def x 1)") == "<pre><code>(def x 1)</code></pre>"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from collections import defaultdict
 from html import escape
 from typing import Any, Mapping, Sequence
@@ -38,6 +39,7 @@ details.case[open]>summary{border-bottom:1px solid #d6dae3}
 .col h4{margin:0 0 6px}
 pre{background:#f7f8fb;border:1px solid #e2e5ec;border-radius:4px;padding:8px;white-space:pre-wrap;
     word-break:break-word;font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;max-height:480px;overflow:auto}
+.prose{white-space:pre-wrap;margin:6px 0;color:#333}
 ul.asserts{list-style:none;padding:0;margin:4px 0 12px}
 ul.asserts li{padding:2px 6px;margin:2px 0;border-radius:3px;font-size:13px}
 li.pass{background:#eef8f0}li.fail{background:#fde8e8;border-left:4px solid #c83a3a}
@@ -139,10 +141,28 @@ def _status(row: Mapping[str, Any]) -> str:
     return f'<span class="tag {"pass" if ok else "fail"}">{"pass" if ok else "fail"} {float(row["score"]):.2f}</span>'
 
 
+_FENCE = re.compile(r"^```[^\n`]*\n(.*?)^```[ \t]*$", re.M | re.S)
+
+
+def answer_html(text: str) -> str:
+    """An answer as prose and code: fenced blocks become ``<pre><code>``, the rest keeps its lines."""
+    parts, pos = [], 0
+    for m in _FENCE.finditer(text):
+        parts += [_prose(text[pos:m.start()]), f"<pre><code>{escape(m.group(1).rstrip())}</code></pre>"]
+        pos = m.end()
+    if pos == 0:  # no fence: the whole answer is taken as code (as the scorer does)
+        return f"<pre><code>{escape(text)}</code></pre>"
+    return "".join(parts) + _prose(text[pos:])
+
+
+def _prose(text: str) -> str:
+    return f'<div class="prose">{escape(text.strip())}</div>' if text.strip() else ""
+
+
 def _sample(row: Mapping[str, Any], answer: str | None, several: bool) -> str:
     head = f"sample {row.get('sample', 0)} " if several else ""
-    body = escape(answer) if answer is not None else escape(row.get("error") or "(answer not recorded)")
-    return f"<div>{head}{_status(row)}</div><pre><code>{body}</code></pre>{_assertions(row)}"
+    body = answer_html(answer) if answer is not None else _prose(row.get("error") or "(answer not recorded)")
+    return f"<div>{head}{_status(row)}</div>{body}{_assertions(row)}"
 
 
 def _cases(doc: Mapping[str, Any], answers: Answers) -> str:
