@@ -86,7 +86,7 @@ def main() -> int:
     print(f"run: {CASES} cases x {len(MODELS)} models x {SAMPLES} samples = {len(doc['results'])} rows")
     print(f"baseline json.dumps -> results.json: {base * 1000:.0f} ms (first {base_cold * 1000:.0f} ms)")
     print(f"write_reports (summary.md + report.html): first {cold:.2f} s (with matplotlib import), "
-          f"best {warm:.2f} s = {warm / base:.1f}x the json.dump baseline  [target < {MAX_SECONDS:.0f} s]")
+          f"best {warm:.2f} s = {warm / base:.1f}x the json.dumps baseline  [target < {MAX_SECONDS:.0f} s]")
     print(f"report.html {html / 1e6:.2f} MB, summary.md {md / 1e3:.0f} kB  [target < {MAX_BYTES / 2**20:.0f} MB]")
     print(f"peak RSS growth while rendering: {(rss_after - rss_before) / 1024:.0f} MB")
     ok = cold < MAX_SECONDS and html < MAX_BYTES
