@@ -21,6 +21,12 @@ BASE = {"hello": 1.0, "loop": 0.0, "hash": 0.5, "ffi|c": 0.0}
 EVIL = "(def (f) 1)\n</code></pre><script>alert('x')</script> & <b>bold</b>"
 
 
+@pytest.fixture(autouse=True)
+def _no_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under GitHub Actions these reports must not land on the real job page."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
 def answers_for(doc: dict) -> dict[tuple[str, str, int], str]:
     out = {(r["model"], r["case_id"], r["sample"]): f";; {r['model']} answer to {r['case_id']}\n(def (main) 'ok)"
            for r in doc["results"]}

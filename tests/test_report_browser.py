@@ -36,6 +36,12 @@ CASES = {f"case-{i:02d}": (1.0 if i % 3 else 0.5) for i in range(12)}
 CATEGORIES = {cid: ("syntax", "stdlib", "ffi")[i % 3] for i, cid in enumerate(CASES)}
 
 
+@pytest.fixture(autouse=True)
+def _no_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under GitHub Actions these reports must not land on the real job page."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
 class Page:
     """One CDP session on a page target: send commands, collect the events seen meanwhile."""
 
