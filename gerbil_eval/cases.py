@@ -372,12 +372,12 @@ def case_files(paths: Iterable[str | Path]) -> list[Path]:
             found = sorted(f for f in path.rglob("*") if f.suffix in CASE_SUFFIXES and f.is_file()
                            and not any(part.startswith(".") for part in f.relative_to(path).parts))
             if not found:
-                raise CaseError(f"{path}: no case files (*.yaml, *.yml) in this folder")
+                raise CaseFileError(str(path), 0, None, None, "no case files (*.yaml, *.yml) in this folder")
             files += found
         elif path.is_file():
             files.append(path)
         else:
-            raise CaseError(f"{path}: no such case file or folder")
+            raise CaseFileError(str(path), 0, None, None, "no such case file or folder")
     return list(dict.fromkeys(files))
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from .cases import Case, case_files, duplicate_errors, parse_file
+from .cases import Case, CaseFileError, case_files, duplicate_errors, parse_file
 from .errors import CaseError
 from .scoring import score_answer
 
@@ -102,8 +102,8 @@ def lint_report(paths: Iterable[str | Path] | str | Path, strict: bool = False,
     for p in [paths] if isinstance(paths, (str, Path)) else paths:
         try:
             files = case_files([p])
-        except CaseError as exc:
-            problems.append(LintProblem(str(p), None, str(exc).split(": ", 1)[-1]))
+        except CaseFileError as exc:
+            problems.append(LintProblem(exc.file, None, exc.message))
             continue
         all_files += files
         for f in files:

@@ -175,6 +175,13 @@ def test_calls_is_the_head_of_a_form_only():
     assert passes("not-mentions-any", ["hash-set!", "hash-update!"], code)
 
 
+def test_quasiquoted_forms_are_data_but_unquoted_ones_are_code():
+    code = "(def (page x) `(html (body ,(render x) ,@(map item xs))))"
+    assert passes("calls", ["render", "map"], code)
+    assert passes("not-calls-any", ["html", "body", "item"], code)
+    assert passes("mentions", ["html", "item"], code)
+
+
 def test_calls_list_means_all_and_names_what_is_missing_with_near_misses():
     out = run("calls", ["hash-for-each", "hash-map"], "(hash-for-each f h) (hash-walk h f)")
     assert not out.passed

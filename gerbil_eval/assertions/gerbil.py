@@ -52,8 +52,16 @@ class CodeIndex:
     symbols: frozenset[str]
 
 
+_DATA_HEADS = frozenset({"quote", "quasiquote"})
+_CODE_HEADS = frozenset({"unquote", "unquote-splicing"})
+
+
 def code_index(ans: Answer) -> CodeIndex:
-    """Walk the answer's data once, noting call heads (outside ``quote``) and all symbols."""
+    """Walk the answer's data once, noting call heads and all symbols.
+
+    Quoted and quasiquoted forms are data (`` `(html ,(render x)) `` calls ``render``, not
+    ``html``); vector literals too.
+    """
     calls: dict[str, None] = {}
     symbols: set[str] = set()
     todo: list[tuple[Datum, bool]] = [(d, False) for d in reversed(ans.data)]
@@ -63,13 +71,15 @@ def code_index(ans: Answer) -> CodeIndex:
             symbols.add(d)
         elif isinstance(d, Form):
             items = d.items
-            head = items[0] if items else None
-            if not quoted and d.open == "(" and type(head) is Symbol:
-                if head == "quote":
-                    quoted = True
-                else:
-                    calls.setdefault(head, None)
+            head = items[0] if items and type(items[0]) is Symbol else None
             inner = quoted or d.open in ("#(", "#u8(")
+            if d.open == "(" and head is not None:
+                if head in _DATA_HEADS:
+                    inner = True
+                elif head in _CODE_HEADS:
+                    inner = False
+                elif not quoted:
+                    calls.setdefault(head, None)
             todo.extend((x, inner) for x in reversed(items))
     return CodeIndex(calls, frozenset(symbols))
 
