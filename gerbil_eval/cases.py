@@ -40,6 +40,7 @@ class Assertion:
     threshold: float | None = None
     #: Folder that relative references (a ``python`` module) resolve against: the case file's.
     base_dir: str = field(default=".", compare=False, repr=False)
+    line: int = field(default=0, compare=False, repr=False)  # where it is written, for lint messages
 
     def __hash__(self) -> int:  # value may be a JSON object (equals), which is not hashable
         return hash((self.type, repr(self.value), self.weight, self.threshold))
@@ -242,7 +243,8 @@ def _assertion_fields(raw: Any, index: int, base_dir: Path) -> Assertion:
                                             "(a case-level threshold goes on the case)")
         threshold = _number(threshold, f"{field}.threshold", *entry.threshold_range)
     weight = _number(raw.get("weight", 1), f"{field}.weight", 0.0, math.inf)
-    return Assertion(type=type_name, value=value, weight=weight, threshold=threshold, base_dir=str(base_dir))
+    return Assertion(type=type_name, value=value, weight=weight, threshold=threshold, base_dir=str(base_dir),
+                     line=_line_of(raw))
 
 
 def assertion_from_dict(raw: Any, base_dir: Path = Path("."), source: str = "<assertion>") -> Assertion:

@@ -18,7 +18,7 @@ from typing import Iterable
 
 from .cases import Case, CaseFileError, case_files, duplicate_errors, parse_file
 from .errors import CaseError
-from .scoring import score_answer
+from .scoring import CaseScore, score_answer
 
 _FACT_TOPIC = re.compile(r"^###\s+(\d+)\.\s+([A-Za-z0-9][\w/-]*)\s*$", re.MULTILINE)
 
@@ -49,25 +49,36 @@ def read_fact_topics(path: Path) -> dict[str, str]:
     return topics
 
 
+def _reference_problem(case: Case, result: CaseScore) -> LintProblem:
+    """Which assertions the reference fails, each with its number, and the line of the first."""
+    failed = [(i, a, r) for i, (a, r) in enumerate(zip(case.assertions, result.assertions), 1)
+              if r.weight > 0 and not r.passed]
+    verdict = f" (score {result.score:.2f} < threshold {case.threshold:g})" if case.threshold is not None else ""
+    detail = "; ".join(f"assert #{i} ({a.type}): {r.reason}" for i, a, r in failed)
+    line = failed[0][1].line if failed and failed[0][1].line else case.line
+    return LintProblem(case.source, case.id, f"reference fails{verdict}: {detail}", line)
+
+
 def check_case(case: Case, strict: bool = False) -> list[LintProblem]:
     """The reference passes, every counterexample fails; with ``strict``, both are present."""
-    problems: list[str] = []
+    problems: list[LintProblem] = []
+    here = lambda message: LintProblem(case.source, case.id, message, case.line)  # noqa: E731
     if all(a.weight == 0 for a in case.assertions):
-        problems.append("every assertion has weight 0, so the case can never fail")
+        problems.append(here("every assertion has weight 0, so the case can never fail"))
     if case.reference is None:
         if strict:
-            problems.append("no reference answer (required with --strict)")
+            problems.append(here("no reference answer (required with --strict)"))
     else:
         result = score_answer(case, case.reference)
         if not result.passed:
-            problems.append(f"reference fails: {result.reason}")
+            problems.append(_reference_problem(case, result))
     for i, bad in enumerate(case.counterexamples, 1):
         result = score_answer(case, bad)
         if result.passed:
-            problems.append(f"counterexample #{i} passes ({result.reason}); add an assertion it fails")
+            problems.append(here(f"counterexample #{i} passes ({result.reason}); add an assertion it fails"))
     if strict and len(case.counterexamples) < 2:
-        problems.append(f"has {len(case.counterexamples)} counterexample(s); --strict needs at least 2")
-    return [LintProblem(case.source, case.id, p, case.line) for p in problems]
+        problems.append(here(f"has {len(case.counterexamples)} counterexample(s); --strict needs at least 2"))
+    return problems
 
 
 def check_topics(cases: list[Case], facts: Path) -> list[LintProblem]:

@@ -52,8 +52,16 @@ def test_good_file_has_no_problems_and_prints_a_summary(tmp_path, capsys):
 def test_failing_reference_is_reported_with_the_failing_assertion(tmp_path):
     path = write(tmp_path, "x.yaml", GOOD.replace("(hash-for-each (lambda", "(hash-walk (lambda"))
     assert lines(lint_cases([path])) == [
-        f"{path}:1: hash-iteration: reference fails: calls-any: calls none of hash-for-each, hash-map "
+        f"{path}:5: hash-iteration: reference fails: assert #1 (calls-any): calls none of hash-for-each, hash-map "
         "(code has: hash-walk)"]
+
+
+def test_failing_reference_under_a_threshold_gives_the_score(tmp_path):
+    text = GOOD.replace("  assert:\n", "  threshold: 0.75\n  assert:\n").replace("(hash-for-each (lambda", "(maphash (lambda")
+    path = write(tmp_path, "x.yaml", text)
+    assert lines(lint_cases([path])) == [
+        f"{path}:6: hash-iteration: reference fails (score 0.00 < threshold 0.75): assert #1 (calls-any): calls none "
+        "of hash-for-each, hash-map; assert #2 (not-calls-any): calls maphash"]
 
 
 def test_passing_counterexample_is_reported(tmp_path):
