@@ -167,8 +167,10 @@ def _hash_atom(text: str) -> Datum | None:
         return Special(low)
     if len(low) > 2 and low[1] in "ei":  # exactness prefix: #e1.5, #i3, #e#x10
         rest = low[2:]
-        if rest.startswith("#"):
+        if rest[:2] in ("#x", "#b", "#o", "#d"):  # one radix prefix may follow, nothing else
             return _hash_atom(rest)
+        if rest.startswith("#"):
+            return None
         return _atom(rest) if _DECIMAL.match(rest) or _RATIO.match(rest) else None
     if len(low) > 2 and low[1] in _RADIX:
         if low[1] == "d" and _DECIMAL.match(low[2:]):

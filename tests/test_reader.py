@@ -180,3 +180,9 @@ def test_real_cookbook_recipes_read():
     recipes = json.loads((SHARED / "data" / "gerbil-mcp" / "cookbooks.json").read_text(encoding="utf-8"))
     complete = sum(read(r["code"]).complete for r in recipes)
     assert complete / len(recipes) > 0.85, f"{complete}/{len(recipes)}"
+
+
+def test_exactness_prefixes_combine_with_one_radix_prefix_only():
+    assert only("#e#x10") == 16
+    result = read("#e" * 5000 + "1")  # no recursion blow-up on adversarial input
+    assert not result.complete
