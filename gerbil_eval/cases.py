@@ -172,17 +172,21 @@ def _check_keys(mapping: dict, allowed: tuple[str, ...], field: str | None, what
                        _line_of(mapping, str(key)))
 
 
-def _text(value: Any, field: str, *, empty_ok: bool = False) -> str:
-    if not isinstance(value, str) or (not empty_ok and not value.strip()):
+def _text(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
         raise _Bad(field, f"must be a non-empty string, got {value!r:.40}")
     return value
 
 
 def _number(value: Any, field: str, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
+    try:
+        number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    except OverflowError:  # an integer too large for a float
+        number = math.nan
+    if not (math.isfinite(number) and low <= number <= high):
         bounds = f"between {low:g} and {high:g}" if math.isfinite(high) else f"{low:g} or more"
         raise _Bad(field, f"must be a number {bounds}, got {value!r:.40}")
-    return float(value)
+    return number
 
 
 def _tags(value: Any, field: str) -> tuple[str, ...]:

@@ -259,3 +259,9 @@ def test_non_utf8_file_is_a_case_error(tmp_path):
     path = tmp_path / "x.yaml"
     path.write_bytes(b"- id: c\xff\n")
     assert "not UTF-8 text" in str(load_error(path))
+
+
+@pytest.mark.parametrize("weight", ["1e400", "10" * 200, ".nan", ".inf", "'2'"])
+def test_weights_that_are_not_finite_numbers_are_rejected(tmp_path, weight):
+    err = load_error(write(tmp_path, "x.yaml", f"- id: c\n  prompt: p\n  assert: [{{type: code-block, weight: {weight}}}]\n"))
+    assert "assert #1 (code-block).weight: must be a number 0 or more" in str(err)
