@@ -95,7 +95,7 @@ class FakeOpenAI:
         self.faults_served: collections.Counter[str] = collections.Counter()
         self.in_flight = 0
         self.max_in_flight = 0
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
+        self._httpd = _QuietServer(("127.0.0.1", port), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -159,6 +159,19 @@ class FakeOpenAI:
         with self._lock:
             self.answered += 1
             self.prompts.append(prompt)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that hang up mid-answer (cancelled runs, timeouts) are normal here, not tracebacks.
+
+    The listen backlog is raised from socketserver's 5: at concurrency 32 a backlog of 5
+    makes the kernel reset connections, which no real endpoint does.
+    """
+
+    request_queue_size = 256
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
 
 
 def _usage(messages: list[dict[str, Any]], answer: str) -> dict[str, int]:
@@ -288,9 +301,10 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before every response")
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--model", action="append", default=[], help="model id to serve (repeatable)")
+    parser.add_argument("--answer", default=None, help="the answer to every prompt (default: a one-line Scheme block)")
     args = parser.parse_args()
     server = FakeOpenAI(port=args.port, delay=args.delay, fault_rate=args.fault_rate,
-                        models=args.model or ("fake-model",))
+                        models=args.model or ("fake-model",), **({"default": args.answer} if args.answer else {}))
     print(f"serving {server.url} (Ctrl-C to stop)", flush=True)
     try:
         server._httpd.serve_forever()
