@@ -204,6 +204,12 @@ def test_mentions_compares_whole_symbols():
     assert passes("mentions", "hash-ref/default", answer)
 
 
+def test_mentions_sees_keywords_only_when_asked_with_their_colon():
+    answer = "(make-hash-table weak-keys: #t port: 80)"
+    assert passes("mentions", ["weak-keys:", "port:"], answer)
+    assert passes("not-mentions-any", ["weak-keys", "port"], answer)
+
+
 def test_symbol_value_may_list_several_names_with_commas():
     assertion = assertion_from_dict({"type": "calls-any", "value": "hash-map, hash-for-each"})
     assert assertion.value == ("hash-map", "hash-for-each")

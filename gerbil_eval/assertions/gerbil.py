@@ -6,7 +6,8 @@ prose never trips them, and they work on read data, so strings, comments,
 
 - ``calls``: a symbol at the head of a ``( ... )`` form outside ``quote``
   (``[a b]`` is ``@list`` and ``{m obj}`` a method call: neither calls ``a``/``m``).
-- ``mentions``: a symbol anywhere, compared whole (``hash-ref`` is not ``hash-ref/default``).
+- ``mentions``: a symbol anywhere, compared whole (``hash-ref`` is not ``hash-ref/default``);
+  a value ending in ``:`` names a keyword (``weak-keys:``), and ``port`` never matches ``port:``.
 - ``imports``: a module in an ``(import ...)``, also inside ``only-in``/``except-in``/
   ``rename-in``/``prefix-in``/``group-in``; ``std/iter`` and ``:std/iter`` are the same.
 - ``defines``: a name bound by ``def``, ``define``, ``defstruct`` (+ its constructor,
@@ -64,7 +65,7 @@ def code_index(ans: Answer) -> CodeIndex:
     todo: list[tuple[Datum, bool]] = [(d, False) for d in reversed(ans.data)]
     while todo:
         d, quoted = todo.pop()
-        if type(d) is Symbol:
+        if type(d) is Symbol or type(d) is Keyword:  # a keyword keeps its colon: port: is not port
             symbols.add(d)
         elif isinstance(d, Form):
             items = d.items
