@@ -6,6 +6,7 @@ import math
 import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -116,6 +117,20 @@ def test_negation_is_exact_on_random_answers(answer):
         neg = evaluate(assertion_from_dict({**raw, "type": "not-" + raw["type"]}), answer, {})
         assert neg.passed is (not base.passed)
         assert math.isclose(neg.score, 1.0 - base.score)
+
+
+CASES_DIR = Path(__file__).resolve().parents[1] / "cases"
+LIBRARY = load_cases([CASES_DIR]) if CASES_DIR.is_dir() else []
+
+
+@pytest.mark.skipif(not LIBRARY, reason="no case library in cases/")
+@SETTINGS
+@given(st.one_of(gerbilish, st.text(max_size=200)), st.integers(min_value=0))
+def test_library_cases_score_random_answers_within_bounds(answer, pick):
+    """The shipped cases, with every assertion type they use, never crash on a strange answer."""
+    case = LIBRARY[pick % len(LIBRARY)]
+    result = score_answer(case, answer)
+    assert 0.0 <= result.score <= 1.0 and isinstance(result.passed, bool)
 
 
 # --- the reader ------------------------------------------------------------------------------------
