@@ -136,6 +136,21 @@ def lint_cases(paths: Iterable[str | Path] | str | Path, strict: bool = False,
     return lint_report(paths, strict, facts).problems
 
 
+def explain(case: Case) -> list[str]:
+    """Each assertion's verdict on the reference and on every counterexample: the table to tune a case by."""
+    rule = f"threshold {case.threshold:g}" if case.threshold is not None else "every weighted assertion must pass"
+    out = [f"{case.id} ({case.source}:{case.line}; {rule})"]
+    answers = [("reference", case.reference, True)] if case.reference is not None else []
+    answers += [(f"counterexample #{i}", text, False) for i, text in enumerate(case.counterexamples, 1)]
+    for label, text, should_pass in answers:
+        result = score_answer(case, text)
+        wrong = "" if result.passed is should_pass else f"   <-- should {'pass' if should_pass else 'fail'}"
+        out.append(f"  {label}: {'passes' if result.passed else 'fails'}, score {result.score:.2f}{wrong}")
+        out += [f"    {'ok  ' if r.passed else 'FAIL'} #{i} {r.type} (weight {r.weight:g}): {r.reason}"
+                for i, r in enumerate(result.assertions, 1)]
+    return out
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", default=["cases"], metavar="PATH",
                         help="case files or folders (folders are searched for *.yaml/*.yml; default: cases/)")
@@ -145,12 +160,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--facts", metavar="FILE", default=None,
                         help="facts file whose topics ('### 4. hash-iteration') must each be covered by a case's "
                              "'topic:'; case topics not in it are problems too")
+    parser.add_argument("--explain", metavar="CASE-ID", action="append", default=[],
+                        help="print every assertion's verdict on the case's reference and counterexamples "
+                             "(repeatable), to see which check separates them")
     parser.epilog = ("Prints one line per problem (file:line: case-id: message) and exits 1 if there is any; "
                      "otherwise prints a one-line summary and exits 0.")
 
 
 def run(args: argparse.Namespace) -> int:
     report = lint_report(args.paths, strict=args.strict, facts=args.facts)
+    by_id = {c.id: c for c in report.cases}
+    for case_id in args.explain:
+        if case_id not in by_id:
+            close = difflib.get_close_matches(case_id, list(by_id), n=1, cutoff=0.6)
+            raise CaseError(f"--explain {case_id}: no such case id" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        print("\n".join(explain(by_id[case_id])))
     for p in report.problems:
         print(p)
     if report.problems:

@@ -484,7 +484,15 @@ def test_not_prefix_negates_pass_and_score_exactly(type_, answer):
     neg = run("not-" + type_, SAMPLE_VALUES[type_], answer)
     assert neg.passed is (not base.passed)
     assert neg.score == pytest.approx(1.0 - base.score)
-    assert neg.reason == base.reason
+    # the same fact; near misses from the code are only added where the finding is a failure
+    assert neg.reason == base.reason or base.reason.startswith(neg.reason + " (code has")
+
+
+def test_passing_negations_carry_no_near_miss_noise():
+    code = "(hash-walk h f)"
+    assert run("not-calls-any", ["hash-for-each", "maphash"], code).reason == "calls none of hash-for-each, maphash"
+    assert run("not-form", "(hash-walk _ _ _)", code).reason == "no form matches (hash-walk _ _ _)"
+    assert run("form", "(hash-walk _ _ _)", code).reason == "no form matches (hash-walk _ _ _) (code has: (hash-walk h f))"
 
 
 def test_every_registered_type_is_covered_by_the_negation_test():

@@ -110,6 +110,29 @@ def test_missing_path_is_a_problem(tmp_path):
     assert lines(lint_cases([tmp_path / "nope"])) == [f"{tmp_path / 'nope'}: no such case file or folder"]
 
 
+def test_explain_shows_each_assertion_on_each_answer(tmp_path, capsys):
+    path = write(tmp_path, "x.yaml", GOOD.replace('"(maphash (lambda (k v) k) h)"', '"(hash-map f h)"'))
+    assert main(["lint", str(path), "--explain", "hash-iteration"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[:10] == [
+        f"hash-iteration ({path}:1; every weighted assertion must pass)",
+        "  reference: passes, score 1.00",
+        "    ok   #1 calls-any (weight 1): calls hash-for-each",
+        "    ok   #2 not-calls-any (weight 1): calls none of hash-table-walk, maphash",
+        "  counterexample #1: fails, score 0.00",
+        "    FAIL #1 calls-any (weight 1): calls none of hash-for-each, hash-map",
+        "    FAIL #2 not-calls-any (weight 1): calls hash-table-walk",
+        "  counterexample #2: passes, score 1.00   <-- should fail",
+        "    ok   #1 calls-any (weight 1): calls hash-map",
+        "    ok   #2 not-calls-any (weight 1): calls none of hash-table-walk, maphash",
+    ]
+
+
+def test_explain_unknown_id_is_a_usage_error_with_a_suggestion(tmp_path, capsys):
+    assert main(["lint", str(write(tmp_path, "x.yaml", GOOD)), "--explain", "hash-iteraton"]) == 4
+    assert "--explain hash-iteraton: no such case id (did you mean 'hash-iteration'?)" in capsys.readouterr().err
+
+
 FACTS = """\
 # Facts
 ### 1. hash-get-vs-hash-ref
@@ -149,8 +172,9 @@ def test_help_explains_the_options():
     proc = subprocess.run([sys.executable, "-m", "gerbil_eval", "lint", "--help"], capture_output=True, text=True,
                           cwd=ROOT, timeout=60)
     assert proc.returncode == 0
-    for words in ("--strict", "--facts", "at least 2", "exits 1"):
-        assert words in proc.stdout
+    text = " ".join(proc.stdout.split())  # argparse wraps lines at the terminal width
+    for words in ("--strict", "--facts", "--explain", "at least 2 counterexamples", "exits 1"):
+        assert words in text
 
 
 @pytest.mark.skipif(not (SHARED / "reference" / "gerbil-facts.md").is_file(), reason="../shared/reference not present")

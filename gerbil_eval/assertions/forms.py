@@ -107,14 +107,15 @@ def _same_head(pattern: Form, ans: Answer) -> list[str]:
     return [write_datum(f, 50) for f in ans.forms if f.items and type(f.items[0]) is Symbol and f.items[0] == head][:2]
 
 
-def _form_check(value: tuple[str, ...], ans: Answer, any_: bool) -> Outcome:
+def _form_check(value: tuple[str, ...], ans: Answer, any_: bool, hint: bool) -> Outcome:
+    """Some form matches every pattern (any one, for ``form-any``); near misses shown when ``hint``."""
     hits: list[str] = []
     misses: list[str] = []
     for text in values.as_tuple(value):
         pattern = parse_pattern(text)
         hit = next((f for f in ans.forms if matches(pattern, f)), None)
         if hit is None:
-            near = _same_head(pattern, ans)
+            near = _same_head(pattern, ans) if hint else []
             misses.append(text + (f" (code has: {'; '.join(near)})" if near else ""))
         else:
             hits.append(f"{write_datum(hit, 50)} matches {text}")
@@ -123,5 +124,5 @@ def _form_check(value: tuple[str, ...], ans: Answer, any_: bool) -> Outcome:
     return Outcome.of(False, "no form matches " + "; ".join(misses))
 
 
-register("form", _patterns)(lambda v, ans, _a, _c: _form_check(v, ans, any_=False))
-register("form-any", _patterns)(lambda v, ans, _a, _c: _form_check(v, ans, any_=True))
+register("form", _patterns)(lambda v, ans, a, _c: _form_check(v, ans, False, hint=not a.negated))
+register("form-any", _patterns)(lambda v, ans, a, _c: _form_check(v, ans, True, hint=not a.negated))

@@ -166,23 +166,29 @@ def _hint(missing: Iterable[str], present: Collection[str]) -> str:
 
 
 def membership(wanted: tuple[str, ...], present: Collection[str], verb: str, base_verb: str,
-               any_: bool, key=lambda s: s) -> Outcome:
-    """All (or any) of ``wanted`` are in ``present``; reasons name what is found or missing."""
+               any_: bool, key=lambda s: s, hint: bool = True) -> Outcome:
+    """All (or any) of ``wanted`` are in ``present``; reasons name what is found or missing.
+
+    ``hint`` adds near misses from the code to a negative finding; it is off under ``not-``,
+    where that finding is the passing reason and near misses would only be noise.
+    """
     found = [w for w in wanted if key(w) in present]
+    missing = [w for w in wanted if w not in found]
+    near = lambda names: _hint(map(key, names), present) if hint else ""  # noqa: E731
     if any_:
         if found:
             return Outcome.of(True, f"{verb} {', '.join(found)}")
-        return Outcome.of(False, f"{verb} none of {', '.join(wanted)}{_hint(map(key, wanted), present)}")
-    missing = [w for w in wanted if w not in found]
+        return Outcome.of(False, f"{verb} none of {', '.join(wanted)}{near(wanted)}")
     if not missing:
         return Outcome.of(True, f"{verb} {', '.join(wanted)}")
-    return Outcome.of(False, f"does not {base_verb} {', '.join(missing)}{_hint(map(key, missing), present)}")
+    return Outcome.of(False, f"does not {base_verb} {', '.join(missing)}{near(missing)}")
 
 
 def _register_membership(name: str, verb: str, base_verb: str, present_of, key=lambda s: s) -> None:
     for suffix, any_ in (("", False), ("-any", True)):
         register(name + suffix, values.symbols)(
-            lambda v, ans, _a, _c, any_=any_: membership(values.as_tuple(v), present_of(ans), verb, base_verb, any_, key))
+            lambda v, ans, a, _c, any_=any_: membership(values.as_tuple(v), present_of(ans), verb, base_verb, any_,
+                                                        key, hint=not a.negated))
 
 
 _register_membership("calls", "calls", "call", lambda ans: ans.derived(code_index).calls)
