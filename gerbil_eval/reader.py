@@ -158,6 +158,8 @@ def _hash_atom(text: str) -> Datum | None:
     """Classify a ``#...`` token; None when it is not valid Gerbil/Gambit syntax."""
     if text.startswith("##") and len(text) > 2:  # Gambit primitives: ##gc, ##current-time
         return Symbol(text)
+    if text[1:].isdigit():  # Gambit REPL object reference (#8 after #<Atom #8> was printed)
+        return Special(text)
     low = text.lower()
     if low in ("#t", "#true"):
         return True

@@ -115,6 +115,14 @@ def test_gambit_primitives_heredocs_and_shebang():
     assert data[1].items == (Symbol("c-declare"), 'int f() { return ")"; }')
 
 
+def test_repl_transcripts_read():
+    """Answers paste REPL sessions: prompts, printed objects and #N object references are all fine."""
+    result = read("> (atom 42)\n#<Atom #8>\n> (atom? #8)\n#t\n> string->symbol\n#<procedure #2 string->symbol>")
+    assert result.complete
+    assert [type(d).__name__ for d in result.data] == ["Symbol", "Form", "Special", "Symbol", "Form", "bool",
+                                                      "Symbol", "Symbol", "Special"]
+
+
 def test_string_escapes_are_decoded():
     assert only(r'"a\nb\t\x41;\\"') == "a\nb\tA\\"
 
