@@ -270,11 +270,18 @@ def _defaults(raw: Any) -> dict[str, Any]:
         out["category"] = _text(raw["category"], "defaults.category")
     if "tags" in raw:
         out["tags"] = _tags(raw["tags"], "defaults.tags")
-    if "threshold" in raw:
+    if raw.get("threshold") is not None:
         out["threshold"] = _number(raw["threshold"], "defaults.threshold", 0.0, 1.0)
     if "system" in raw:
         out["system"] = _text(raw["system"], "defaults.system")
     return out
+
+
+def _case_threshold(raw: dict, defaults: dict[str, Any]) -> float | None:
+    """The case's threshold, else the file's; ``threshold: null`` on a case drops the file's."""
+    if "threshold" not in raw:
+        return defaults.get("threshold")
+    return None if raw["threshold"] is None else _number(raw["threshold"], "threshold", 0.0, 1.0)
 
 
 def _case(raw: dict, defaults: dict[str, Any], path: Path, shown: str) -> Case:
@@ -310,7 +317,7 @@ def _case(raw: dict, defaults: dict[str, Any], path: Path, shown: str) -> Case:
         category=_text(raw["category"], "category") if "category" in raw else defaults.get("category", path.stem),
         tags=tuple(dict.fromkeys(tags)),
         assertions=tuple(_assertion(a, i, path.parent) for i, a in enumerate(raw_asserts, 1)),
-        threshold=_number(raw["threshold"], "threshold", 0.0, 1.0) if "threshold" in raw else defaults.get("threshold"),
+        threshold=_case_threshold(raw, defaults),
         topic=_text(raw["topic"], "topic") if raw.get("topic") is not None else None,
         reference=_text(raw["reference"], "reference") if raw.get("reference") is not None else None,
         counterexamples=tuple(_text(c, f"counterexamples #{i}") for i, c in enumerate(counter, 1)),

@@ -66,6 +66,16 @@ def test_defaults_apply_and_cases_override_them(tmp_path):
     assert b.messages == ({"role": "system", "content": "Be brief."}, {"role": "user", "content": "q"})
 
 
+def test_threshold_null_on_a_case_drops_the_file_default(tmp_path):
+    path = write(tmp_path, "x.yaml", """\
+        defaults: {threshold: 0.75}
+        cases:
+          - {id: a, prompt: p, assert: [{type: code-block}]}
+          - {id: b, prompt: p, threshold: null, assert: [{type: code-block}]}
+        """)
+    assert [c.threshold for c in load_cases([path])] == [0.75, None]
+
+
 def test_messages_are_sent_as_given(tmp_path):
     path = write(tmp_path, "m.yaml", """\
         - id: chat
