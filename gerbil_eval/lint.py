@@ -59,9 +59,21 @@ def _reference_problem(case: Case, result: CaseScore) -> LintProblem:
     return LintProblem(case.source, case.id, f"reference fails{verdict}: {detail}", line)
 
 
+#: Types whose plain list form means "all of them", so ``not-`` of it means "not all of them".
+_ALL_OF_LIST = ("calls", "mentions", "imports", "defines", "form")
+
+
+def _negated_all_lists(case: Case) -> list[LintProblem]:
+    """``not-calls: [a, b]`` passes when just one is absent: almost always meant as ``not-calls-any``."""
+    return [LintProblem(case.source, case.id, f"assert #{i} ({a.type}) with {len(a.value)} values passes when any one "
+                                              f"is absent; to forbid each, use {a.type}-any", a.line or case.line)
+            for i, a in enumerate(case.assertions, 1)
+            if a.negated and a.base_type in _ALL_OF_LIST and isinstance(a.value, tuple) and len(a.value) > 1]
+
+
 def check_case(case: Case, strict: bool = False) -> list[LintProblem]:
     """The reference passes, every counterexample fails; with ``strict``, both are present."""
-    problems: list[LintProblem] = []
+    problems = _negated_all_lists(case)
     here = lambda message: LintProblem(case.source, case.id, message, case.line)  # noqa: E731
     if all(a.weight == 0 for a in case.assertions):
         problems.append(here("every assertion has weight 0, so the case can never fail"))

@@ -81,6 +81,15 @@ def test_missing_reference_and_counterexamples_only_matter_with_strict(tmp_path)
     ]
 
 
+def test_negated_all_of_list_is_flagged_as_a_likely_mistake(tmp_path):
+    text = GOOD.replace("{type: not-calls-any, value: [hash-table-walk, maphash]}",
+                        "{type: not-calls, value: [hash-table-walk, maphash]}")
+    path = write(tmp_path, "x.yaml", text)
+    assert lines(lint_cases([path])) == [
+        f"{path}:6: hash-iteration: assert #2 (not-calls) with 2 values passes when any one is absent; "
+        "to forbid each, use not-calls-any"]
+
+
 def test_all_zero_weights_is_a_problem(tmp_path):
     path = write(tmp_path, "x.yaml", "- id: w\n  prompt: p\n  assert: [{type: code-block, weight: 0}]\n")
     assert lines(lint_cases([path])) == [f"{path}:1: w: every assertion has weight 0, so the case can never fail"]
