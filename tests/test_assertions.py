@@ -175,6 +175,35 @@ def test_calls_is_the_head_of_a_form_only():
     assert passes("not-mentions-any", ["hash-set!", "hash-update!"], code)
 
 
+@pytest.mark.parametrize("code, called, not_called", [
+    ("(def (main args) (displayln args))", ["def", "displayln"], ["main"]),
+    ("(def ((adder n) x) (+ n x))", ["+"], ["adder"]),
+    ("(def (f (x (default-x)) key: (k 1) . rest) x)", ["default-x"], ["f", "x", "k"]),
+    ("(lambda (k v) (hash-put! t k v))", ["lambda", "hash-put!"], ["k"]),
+    ("(case-lambda ((x) (one x)) ((x y) (two x y)))", ["one", "two"], ["x"]),
+    ("(def* area ((r) (* r r)) ((w h) (* w h)))", ["*"], ["r", "w"]),
+    ("(let ((list (iota 3)) (str (get))) (length list))", ["iota", "get", "length"], ["list", "str"]),
+    ("(let (x (compute)) x)", ["compute"], ["x"]),
+    ("(let loop ((i 0)) (when (< i 3) (loop (+ i 1))))", ["loop", "when", "<"], ["i"]),
+    ("(for ((values k v) (in-hash h)) (show k))", ["for", "in-hash", "show"], ["values"]),
+    ("(for/fold ((acc 0)) ((x xs)) (+ acc x))", ["+"], ["acc", "x"]),
+    ("(for ([k . v] (get-alist)) (show k))", ["get-alist", "show"], ["k"]),
+    ("(for ((x (get-xs)) (y (get-ys))) (show x y))", ["get-xs", "get-ys", "show"], ["x", "y"]),
+    ("(match v ((list a b) (pair a b)) ([x . y] (cons x y)))", ["match", "pair", "cons"], ["list"]),
+    ("(case c ((a b) (vowel)) (else (other)))", ["vowel", "other"], ["a", "else"]),
+    ("(cond (done? (finish)) ((ready? x) (go x)) (else (wait)))", ["finish", "ready?", "go", "wait"], ["done?", "else"]),
+    ("(defstruct point (x y))", ["defstruct"], ["x"]),
+    ("(defrules swap! () ((_ a b) (let ((tmp a)) (set! a b) (set! b tmp))))", ["set!"], ["_", "tmp"]),
+    ("(syntax-case stx () ((_ e) #'(begin e)))", ["syntax-case", "begin"], ["_"]),
+    ("(do ((i 0 (+ i 1))) ((= i 5)) (display i))", ["+", "=", "display"], ["i"]),
+])
+def test_calls_skip_formals_bindings_and_patterns(code, called, not_called):
+    """Naming a helper or a variable like a forbidden procedure is not calling it."""
+    assert passes("calls", called, code)
+    assert passes("not-calls-any", not_called, code)
+    assert passes("mentions", not_called, code)
+
+
 def test_quasiquoted_forms_are_data_but_unquoted_ones_are_code():
     code = "(def (page x) `(html (body ,(render x) ,@(map item xs))))"
     assert passes("calls", ["render", "map"], code)

@@ -4,8 +4,9 @@ All of them see only the code of the answer (see :mod:`gerbil_eval.answer`), so
 prose never trips them, and they work on read data, so strings, comments,
 ``#;`` datum comments and ``#\\(`` characters never do either.
 
-- ``calls``: a symbol at the head of a ``( ... )`` form outside ``quote``
-  (``[a b]`` is ``@list`` and ``{m obj}`` a method call: neither calls ``a``/``m``).
+- ``calls``: a symbol at the head of a ``( ... )`` form in expression position (see
+  :mod:`.codeindex`: not formals, bindings, patterns or quoted data; ``[a b]`` is ``@list`` and
+  ``{m obj}`` a method call, so neither calls ``a``/``m``).
 - ``mentions``: a symbol anywhere, compared whole (``hash-ref`` is not ``hash-ref/default``);
   a value ending in ``:`` names a keyword (``weak-keys:``), and ``port`` never matches ``port:``.
 - ``imports``: a module in an ``(import ...)``, also inside ``only-in``/``except-in``/
@@ -19,12 +20,12 @@ prose never trips them, and they work on read data, so strings, comments,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Collection, Iterable
 
 from rapidfuzz import fuzz, process
 
 from . import Outcome, register, values
+from .codeindex import code_index
 from ..answer import Answer
 from ..reader import Datum, Form, Keyword, Symbol
 
@@ -40,46 +41,6 @@ _TYPE_DEFINERS = frozenset({"defstruct", "defclass"})
 _MULTI_DEFINERS = frozenset({"defvalues", "define-values"})
 _IMPORT_SELECTORS = frozenset({"only-in", "except-in", "rename-in", "prefix-in"})
 _IMPORT_PHASES = frozenset({"for-syntax", "for-template", "begin"})
-
-
-@dataclass(frozen=True, slots=True)
-class CodeIndex:
-    """What the code calls and mentions, computed in one walk per answer."""
-
-    calls: dict[str, None]  # ordered set: heads of ( ) forms outside quote, in source order
-    symbols: frozenset[str]
-
-
-_DATA_HEADS = frozenset({"quote", "quasiquote"})
-_CODE_HEADS = frozenset({"unquote", "unquote-splicing"})
-
-
-def code_index(ans: Answer) -> CodeIndex:
-    """Walk the answer's data once, noting call heads and all symbols.
-
-    Quoted and quasiquoted forms are data (`` `(html ,(render x)) `` calls ``render``, not
-    ``html``); vector literals too.
-    """
-    calls: dict[str, None] = {}
-    symbols: set[str] = set()
-    todo: list[tuple[Datum, bool]] = [(d, False) for d in reversed(ans.data)]
-    while todo:
-        d, quoted = todo.pop()
-        if type(d) is Symbol or type(d) is Keyword:  # a keyword keeps its colon: port: is not port
-            symbols.add(d)
-        elif isinstance(d, Form):
-            items = d.items
-            head = items[0] if items and type(items[0]) is Symbol else None
-            inner = quoted or d.open in ("#(", "#u8(")
-            if d.open == "(" and head is not None:
-                if head in _DATA_HEADS:
-                    inner = True
-                elif head in _CODE_HEADS:
-                    inner = False
-                elif not quoted:
-                    calls.setdefault(head, None)
-            todo.extend((x, inner) for x in reversed(items))
-    return CodeIndex(calls, frozenset(symbols))
 
 
 def _module_name(name: str) -> str:
