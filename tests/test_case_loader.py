@@ -125,42 +125,20 @@ def test_missing_path_and_empty_folder_are_clear_errors(tmp_path):
         """, "x.yaml:4: case c1: assert #1 (regex).value: invalid regex '(unclosed': missing ), unterminated subpattern "
         "at position 0",
         id="invalid-regex"),
-    pytest.param("""\
-        - id: c1
-          assert: [{type: code-block}]
-        """, "x.yaml:1: case c1: prompt: missing prompt (or messages)", id="missing-prompt"),
+    pytest.param("- {id: c1, assert: [{type: code-block}]}", "x.yaml:1: case c1: prompt: missing prompt (or messages)",
+                 id="missing-prompt"),
     pytest.param("""\
         - id: c1
           prompt: p
           asserts: [{type: code-block}]
         """, "x.yaml:3: case c1: asserts: unknown case key 'asserts' (did you mean 'assert'?)", id="unknown-key"),
-    pytest.param("""\
-        - id: c1
-          prompt: p
-          assert: [{type: calls, value: 3}]
-        """, "x.yaml:3: case c1: assert #1 (calls).value: needs a name or a list of names, got 3", id="value-shape"),
-    pytest.param("""\
-        - id: c1
-          prompt: p
-          threshold: 1.5
-          assert: [{type: code-block}]
-        """, "x.yaml:3: case c1: threshold: must be a number between 0 and 1, got 1.5", id="bad-threshold"),
-    pytest.param("""\
-        - id: c1
-          prompt: p
-          threshold: yes
-          assert: [{type: code-block}]
-        """, "x.yaml:3: case c1: threshold: must be a number between 0 and 1, got True", id="bool-threshold"),
-    pytest.param("""\
-        - id: Hash_Iteration
-          prompt: p
-          assert: [{type: code-block}]
-        """, "x.yaml:1: case Hash_Iteration: id: must be kebab-case like 'hash-iteration', got 'Hash_Iteration'",
-        id="not-kebab"),
-    pytest.param("""\
-        - prompt: p
-          assert: [{type: code-block}]
-        """, "x.yaml:1: case #1: id: missing id (give each case a unique kebab-case id)", id="missing-id"),
+    pytest.param("- {id: c1, prompt: p, assert: [{type: calls, value: 3}]}",
+                 "x.yaml:1: case c1: assert #1 (calls).value: needs a name or a list of names, got 3", id="value-shape"),
+    pytest.param("- {id: Hash_Iteration, prompt: p, assert: [{type: code-block}]}",
+                 "x.yaml:1: case Hash_Iteration: id: must be kebab-case like 'hash-iteration', got 'Hash_Iteration'",
+                 id="not-kebab"),
+    pytest.param("- {prompt: p, assert: [{type: code-block}]}",
+                 "x.yaml:1: case #1: id: missing id (give each case a unique kebab-case id)", id="missing-id"),
     pytest.param("""\
         - id: c1
           prompt: p
@@ -229,6 +207,13 @@ def test_each_mistake_is_one_line_naming_file_case_and_field(tmp_path, yaml_text
     err = load_error(write(tmp_path, "x.yaml", yaml_text))
     assert str(err) == f"{tmp_path}/{expected}"
     assert "\n" not in str(err)
+
+
+@pytest.mark.parametrize("threshold, shown", [("1.5", "1.5"), ("-0.1", "-0.1"), ("yes", "True"), ("'0.5'", "'0.5'")])
+def test_bad_case_threshold_names_its_line_and_value(tmp_path, threshold, shown):
+    err = load_error(write(tmp_path, "x.yaml", f"- id: c1\n  prompt: p\n  threshold: {threshold}\n"
+                                               "  assert: [{type: code-block}]\n"))
+    assert str(err) == f"{tmp_path}/x.yaml:3: case c1: threshold: must be a number between 0 and 1, got {shown}"
 
 
 def test_duplicate_id_across_files_names_both_files(tmp_path):
