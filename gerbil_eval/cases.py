@@ -105,7 +105,8 @@ class _LineDict(dict):
 
 def _line_of(mapping: Any, key: str | None = None) -> int:
     """Line of ``key`` in a loaded mapping (or of the mapping itself); 0 when unknown."""
-    return getattr(mapping, "lines", {}).get(key) or getattr(mapping, "line", 0)
+    line: int = getattr(mapping, "lines", {}).get(key) or getattr(mapping, "line", 0)
+    return line
 
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -230,7 +231,7 @@ def _assertion_fields(raw: Any, index: int, base_dir: Path) -> Assertion:
     _check_keys(raw, ASSERT_KEYS, field, "assertion")
     type_name = raw.get("type")
     entry = lookup(type_name) if isinstance(type_name, str) else None
-    if entry is None:
+    if entry is None or not isinstance(type_name, str):
         hint = _suggest(type_name, known_types()) or (f"; known: {', '.join(sorted(REGISTRY))} "
                                                       "(each may be prefixed with not-)")
         raise _Bad(f"{field}.type", f"unknown assertion type {type_name!r:.40}{hint}")
@@ -376,7 +377,7 @@ def load_file(path: Path) -> list[Case]:
     return cases
 
 
-def case_files(paths: Iterable[str | Path]) -> list[Path]:
+def case_files(paths: Iterable[str | Path] | str | Path) -> list[Path]:
     """Files to load: given files as they are, folders searched for ``*.yaml``/``*.yml``, sorted."""
     files: list[Path] = []
     for p in [paths] if isinstance(paths, (str, Path)) else paths:

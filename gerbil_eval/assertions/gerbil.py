@@ -20,7 +20,7 @@ prose never trips them, and they work on read data, so strings, comments,
 
 from __future__ import annotations
 
-from typing import Any, Collection, Iterable
+from typing import Any, Callable, Collection, Iterable
 
 from rapidfuzz import fuzz, process
 
@@ -145,11 +145,13 @@ def membership(wanted: tuple[str, ...], present: Collection[str], verb: str, bas
     return Outcome.of(False, f"does not {base_verb} {', '.join(missing)}{near(missing)}")
 
 
-def _register_membership(name: str, verb: str, base_verb: str, present_of, key=lambda s: s) -> None:
+def _register_membership(name: str, verb: str, base_verb: str, present_of: Callable[[Answer], Collection[str]],
+                         key: Callable[[str], str] = lambda s: s) -> None:
+    """Register ``name`` (all of the values) and ``name-any`` (any of them)."""
     for suffix, any_ in (("", False), ("-any", True)):
-        register(name + suffix, values.symbols)(
-            lambda v, ans, a, _c, any_=any_: membership(values.as_tuple(v), present_of(ans), verb, base_verb, any_,
-                                                        key, hint=not a.negated))
+        def check(v: Any, ans: Answer, a: Any, _c: dict, any_: bool = any_) -> Outcome:
+            return membership(values.as_tuple(v), present_of(ans), verb, base_verb, any_, key, hint=not a.negated)
+        register(name + suffix, values.symbols)(check)
 
 
 _register_membership("calls", "calls", "call", lambda ans: ans.derived(code_index).calls)
