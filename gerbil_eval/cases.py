@@ -105,8 +105,8 @@ class _LineDict(dict):
 
 def _line_of(mapping: Any, key: str | None = None) -> int:
     """Line of ``key`` in a loaded mapping (or of the mapping itself); 0 when unknown."""
-    line: int = getattr(mapping, "lines", {}).get(key) or getattr(mapping, "line", 0)
-    return line
+    lines: dict[str | None, int] = getattr(mapping, "lines", {})
+    return lines.get(key) or getattr(mapping, "line", 0)
 
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
