@@ -17,9 +17,11 @@ the controller alone writes the run folder.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import re
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -111,12 +113,10 @@ class CaseItem(pytest.Item):
             raise RequestError(f"{self.name}: request failed: {self.response.error}")
 
     def runtest(self) -> None:
-        from .scoring import score_answer
-
         if self.response.error is not None:  # a baseline: reported, never fails the run
             self._record(None)
             pytest.xfail(f"baseline request failed: {self.response.error}")
-        score = score_answer(self.job.case, self.response.content or "")
+        score = self.run.score(self.job, self.response)
         self._record(score)
         if score.passed:
             return
@@ -152,6 +152,15 @@ def failure_table(name: str, case: Case, score: Any, answer: str, answer_lines: 
     return "\n".join(lines)
 
 
+def _import_report_modules() -> None:
+    """Import what the reports need while requests are in flight and the CPU is idle
+    (matplotlib alone is a large part of a run's CPU time otherwise)."""
+    for name in ("gerbil_eval.scoring", "gerbil_eval.render", "gerbil_eval.render.html", "gerbil_eval.gates",
+                 "matplotlib.pyplot"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
 class _XdistController:
     """Hands the run id, run folder and served models to each xdist worker."""
 
@@ -179,6 +188,8 @@ class EvalRun:
         self.cases_by_file: dict[Path, list[Case]] = {}
         self.cases: list[Case] = []
         self.responses: dict[tuple[str, str, int], Response] = {}
+        self.scores: dict[tuple[str, str, int], Any] = {}
+        self._prewarm: threading.Thread | None = None
         self.rows: dict[str, dict[str, Any]] = {}
         self.recorded: dict[tuple[str, str, int], Response] | None = None
         self.seen: dict[str, bool] | None = None
@@ -262,7 +273,9 @@ class EvalRun:
             from .server import SERVED_CONCURRENCY
 
             limits = {m.base_url: SERVED_CONCURRENCY for m in self.served}
-        return Fetcher(self.options, self.log, None if self.options.no_cache else ResponseCache(), limits=limits)
+        fetcher = Fetcher(self.options, self.log, None if self.options.no_cache else ResponseCache(), limits=limits)
+        fetcher.on_response = self._score_early
+        return fetcher
 
     # -- collection -----------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
@@ -291,6 +304,8 @@ class EvalRun:
             return
         from .errors import InfraError
 
+        self._prewarm = threading.Thread(target=_import_report_modules, name="gerbil-eval-prewarm", daemon=True)
+        self._prewarm.start()
         capture = self.config.pluginmanager.get_plugin("capturemanager")
         with capture.global_and_fixture_disabled():
             self.fetcher.progress = sys.stderr.isatty()
@@ -309,6 +324,21 @@ class EvalRun:
             else:
                 self.responses.update(self.fetcher.fetch([job]))
         return self.responses[job.key]
+
+    def score(self, job: Job, response: Response) -> Any:
+        """The answer's CaseScore, computed once (usually already while the fetch was running)."""
+        from .scoring import score_answer
+
+        if job.key not in self.scores:
+            self.scores[job.key] = score_answer(job.case, response.content or "", {"model": job.model.label})
+        return self.scores[job.key]
+
+    def _score_early(self, job: Job, response: Response) -> None:
+        """Score each answer as it arrives, so scoring overlaps the wait for the others.
+        A scorer that raises is left to the item, which then reports it with its traceback."""
+        if response.error is None:
+            with contextlib.suppress(Exception):
+                self.score(job, response)
 
     def row(self, job: Job, response: Response, score: Any) -> dict[str, Any]:
         from .results import result_row
@@ -332,6 +362,7 @@ class EvalRun:
         """Controller only: results.json/csv, reports, ``latest``, then the gates (exit 1 on failure)."""
         if self.worker is not None or not self.rows:
             return
+        self._join_prewarm()
         from .render import write_reports
         from .results import build_doc, update_latest, write_results
         from .summary import summarize
@@ -369,7 +400,13 @@ class EvalRun:
     def pytest_unconfigure(self) -> None:
         self.close()
 
+    def _join_prewarm(self) -> None:
+        if self._prewarm is not None:
+            self._prewarm.join()
+            self._prewarm = None
+
     def close(self) -> None:
+        self._join_prewarm()
         if self.fetcher is not None:
             self.fetcher.close()
             self.fetcher = None

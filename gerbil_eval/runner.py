@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import sys
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .cache import ResponseCache, cache_key
 from .client import ChatClient, RequestFailed
@@ -70,6 +70,9 @@ class Fetcher:
         self.log = log
         self.cache = cache
         self.progress = progress
+        #: called with each (job, response) the moment it is known (cached or fetched): lets the
+        #: caller do CPU work such as scoring while other requests are still in flight
+        self.on_response: Callable[[Job, Response], None] | None = None
         self._loop = asyncio.new_event_loop()
         self._clients: dict[str, ChatClient] = {}
         self._checked: set[tuple[str, str]] = set()
@@ -86,9 +89,12 @@ class Fetcher:
             self._clients[base_url] = ChatClient(base_url, o.api_key, o.timeout, o.retries, o.concurrency)
         return self._clients[base_url]
 
-    def _record(self, response: Response) -> None:
+    def _deliver(self, job: Job, response: Response, results: dict[tuple[str, str, int], Response]) -> None:
         if self.log is not None:
             self.log.append(response)
+        results[job.key] = response
+        if self.on_response is not None:
+            self.on_response(job, response)
 
     def fetch(self, jobs: Iterable[Job]) -> dict[tuple[str, str, int], Response]:
         """Answers for ``jobs`` keyed by ``(model, case_id, sample)``; raises InfraError."""
@@ -100,9 +106,7 @@ class Fetcher:
             if hit is None:
                 todo.append((job, key))
                 continue
-            response = Response(job.model.label, job.case.id, job.sample, cached=True, **hit)
-            self._record(response)
-            results[job.key] = response
+            self._deliver(job, Response(job.model.label, job.case.id, job.sample, cached=True, **hit), results)
         if todo:
             self._loop.run_until_complete(self._fetch_all(todo, results))
         return results
@@ -129,8 +133,7 @@ class Fetcher:
         async def one(job: Job, key: str) -> None:
             async with endpoint.get(job.model.base_url, contextlib.nullcontext()), limit:
                 response = await self._request(job, key)
-            self._record(response)
-            results[job.key] = response
+            self._deliver(job, response, results)
             if bar is not None:
                 bar.update()
 
