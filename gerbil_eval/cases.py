@@ -106,7 +106,8 @@ class _LineDict(dict):
 def _line_of(mapping: Any, key: str | None = None) -> int:
     """Line of ``key`` in a loaded mapping (or of the mapping itself); 0 when unknown."""
     lines: dict[str | None, int] = getattr(mapping, "lines", {})
-    return lines.get(key) or getattr(mapping, "line", 0)
+    start: int = getattr(mapping, "line", 0)
+    return lines.get(key) or start
 
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
