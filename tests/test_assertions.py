@@ -69,6 +69,19 @@ def test_comma_string_keeps_quoted_items_whole():
     assert assertion.value == ("a, b", "c")
 
 
+@pytest.mark.parametrize("text, items", [
+    ("a,,b, ,c", ("a", "b", "c")),               # repeated commas and blanks skipped
+    ('"say ""hi""", x', ('say "hi"', "x")),      # doubled quotes inside a quoted item
+])
+def test_comma_string_edge_cases_follow_promptfoos_csv_rules(text, items):
+    assert assertion_from_dict({"type": "icontains-all", "value": text}).value == items
+
+
+def test_comma_string_with_an_unterminated_quote_is_a_load_error():
+    with pytest.raises(CaseFileError, match="cannot split '\"a, b' on commas: unexpected end of data"):
+        assertion_from_dict({"type": "contains-any", "value": '"a, b'})
+
+
 def test_contains_all_reports_what_is_missing():
     out = run("contains-all", ["def", "hash-put!", "for"], "(def h ...) (for ...)")
     assert not out.passed and out.reason == "missing 'hash-put!'"
