@@ -166,6 +166,18 @@ def test_shell_and_json_blocks_are_not_code():
     assert passes("not-calls-any", ["hash-table-walk", "hash-set!"], answer)
 
 
+def test_fence_variants_are_recognised():
+    from gerbil_eval.answer import code_blocks
+
+    answer = ("1. First:\n   ```scheme title=x\n   (a)\n   ```\n"
+              "~~~gerbil\n(b)\n~~~\n"
+              "````\n(c \"```\")\n```\n(d)\n````\n")
+    blocks = code_blocks(answer)
+    assert [(b.lang, b.text, b.line) for b in blocks] == [
+        ("scheme", "   (a)", 2), ("gerbil", "(b)", 5), ("", '(c "```")\n```\n(d)', 8)]
+    assert passes("calls", ["a", "b", "c"], answer)
+
+
 def test_unclosed_last_fence_still_counts_as_code():
     assert passes("calls", "hash-map", "Try:\n```scheme\n(hash-map f h)")
 
