@@ -542,6 +542,14 @@ def test_not_prefix_negates_pass_and_score_exactly(type_, answer):
     assert neg.reason == base.reason or base.reason.startswith(neg.reason + " (code has")
 
 
+def test_long_reasons_are_cut_for_the_terminal():
+    from gerbil_eval.assertions import MAX_REASON
+
+    names = [f"missing-procedure-{i}" for i in range(40)]
+    out = run("calls-any", names, "(x)")
+    assert len(out.reason) == MAX_REASON and out.reason.endswith("...")
+
+
 def test_passing_negations_carry_no_near_miss_noise():
     code = "(hash-walk h f)"
     assert run("not-calls-any", ["hash-for-each", "maphash"], code).reason == "calls none of hash-for-each, maphash"

@@ -53,6 +53,8 @@ class AssertionType:
 
 
 REGISTRY: dict[str, AssertionType] = {}
+#: Reasons are for a terminal line and a report cell: longer ones are cut.
+MAX_REASON = 300
 
 
 def register(name: str, validate: Validate, default_threshold: float | None = None,
@@ -95,9 +97,10 @@ def evaluate(assertion: "Assertion", answer: str | Answer, context: dict) -> Out
     out = entry.check(assertion.value, ans, assertion, context)
     score = out.score if math.isfinite(out.score) else 0.0
     score = min(1.0, max(0.0, score))
+    reason = out.reason if len(out.reason) <= MAX_REASON else out.reason[: MAX_REASON - 3] + "..."
     if negated:
-        return Outcome(not out.passed, 1.0 - score, out.reason)
-    return Outcome(out.passed, score, out.reason)
+        return Outcome(not out.passed, 1.0 - score, reason)
+    return Outcome(out.passed, score, reason)
 
 
 def threshold_of(assertion: "Assertion") -> float:

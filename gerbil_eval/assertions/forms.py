@@ -104,7 +104,7 @@ def _same_head(pattern: Form, ans: Answer) -> list[str]:
     head = pattern.items[0] if pattern.items else None
     if type(head) is not Symbol or head in ("_", "..."):
         return []
-    return [write_datum(f, 50) for f in ans.forms if f.items and type(f.items[0]) is Symbol and f.items[0] == head][:2]
+    return [write_datum(f, 50) for f in ans.forms if f.items and type(f.items[0]) is Symbol and f.items[0] == head][:1]
 
 
 def _form_check(value: tuple[str, ...], ans: Answer, any_: bool, hint: bool) -> Outcome:
