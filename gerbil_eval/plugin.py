@@ -208,6 +208,7 @@ class EvalRun:
             self._start()
         except GerbilEvalError as exc:
             self.close()
+            self._remove_empty_run_dir()
             if exc.exit_code == EXIT_INFRA:
                 pytest.exit(str(exc), returncode=EXIT_INFRA)
             raise pytest.UsageError(str(exc)) from None
@@ -245,6 +246,16 @@ class EvalRun:
             self.fetcher = self._make_fetcher()
             if self.xdist_controller:  # workers fetch; the controller checks the endpoints once, up front
                 self.fetcher.preflight(self.models)
+
+    def _remove_empty_run_dir(self) -> None:
+        """A run stopped before its first request leaves no empty folder behind (a server.log stays)."""
+        if self.worker is not None or not self.run_dir.name:
+            return
+        log = self.run_dir / "responses.jsonl"
+        if log.exists() and log.stat().st_size == 0:
+            log.unlink()
+        with contextlib.suppress(OSError):
+            self.run_dir.rmdir()
 
     def _resolve(self, path: Path) -> Path:
         """A --cases path as given (relative to the invocation dir), else relative to the rootdir."""
