@@ -66,7 +66,7 @@ def code_blocks(text: str) -> tuple[CodeBlock, ...]:
             i += 1
             continue
         fence, lang, start = m.group(1), m.group(2).lower(), i
-        closing = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
+        closing = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t\r]*$")  # \r: CRLF answers
         i += 1
         body: list[str] = []
         while i < len(lines) and not closing.match(lines[i]):

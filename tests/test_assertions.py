@@ -178,6 +178,12 @@ def test_fence_variants_are_recognised():
     assert passes("calls", ["a", "b", "c"], answer)
 
 
+def test_crlf_answers_close_their_fences():
+    answer = "Use:\r\n```scheme\r\n(hash-map f h)\r\n```\r\nNot (hash-table-walk h f).\r\n"
+    assert passes("not-calls", "hash-table-walk", answer)
+    assert passes("calls", "hash-map", answer)
+
+
 def test_unclosed_last_fence_still_counts_as_code():
     assert passes("calls", "hash-map", "Try:\n```scheme\n(hash-map f h)")
 
