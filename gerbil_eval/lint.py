@@ -190,7 +190,8 @@ def run(args: argparse.Namespace) -> int:
     for p in report.problems:
         print(p)
     if report.problems:
-        print(f"{len(report.problems)} problem(s) in {len(report.cases)} cases")
+        hint = "; --explain CASE-ID shows each assertion on each answer" if report.cases and not args.explain else ""
+        print(f"{len(report.problems)} problem(s) in {len(report.cases)} cases{hint}")
         return 1
     counter = sum(len(c.counterexamples) for c in report.cases)
     refs = sum(1 for c in report.cases if c.reference is not None)

@@ -104,7 +104,7 @@ def test_every_bad_file_is_reported_not_just_the_first(tmp_path, capsys):
     assert out == [
         f"{tmp_path}/a.yaml:3: a: assert #1 (calls).value: needs a name or a list of names, got None",
         f"{tmp_path}/b.yaml:2: b: promt: unknown case key 'promt' (did you mean 'prompt'?)",
-        "2 problem(s) in 1 cases",
+        "2 problem(s) in 1 cases; --explain CASE-ID shows each assertion on each answer",
     ]
 
 
