@@ -133,6 +133,22 @@ def test_library_cases_score_random_answers_within_bounds(answer, pick):
     assert 0.0 <= result.score <= 1.0 and isinstance(result.passed, bool)
 
 
+MARKDOWN = st.lists(st.sampled_from(["```", "```scheme", "~~~", "````", "  ```sh", "(a b)", "text", "", "\r",
+                                      "$ gxi", "```\r"]), max_size=25).map("\n".join)
+
+
+@SETTINGS
+@given(MARKDOWN)
+def test_code_blocks_come_from_the_answer_in_order(text):
+    from gerbil_eval.answer import code_blocks
+
+    lines = text.split("\n")
+    for block in code_blocks(text):
+        body = block.text.split("\n") if block.text else []
+        assert lines[block.line: block.line + len(body)] == body
+    assert [b.line for b in code_blocks(text)] == sorted(b.line for b in code_blocks(text))
+
+
 # --- the reader ------------------------------------------------------------------------------------
 
 @SETTINGS
