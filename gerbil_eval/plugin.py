@@ -323,6 +323,7 @@ class EvalRun:
             try:
                 self.responses = self.fetcher.fetch(jobs)
             except InfraError as exc:
+                self._remove_empty_run_dir()
                 pytest.exit(str(exc), returncode=EXIT_INFRA)
 
     def response_for(self, job: Job) -> Response:

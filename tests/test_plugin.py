@@ -125,6 +125,9 @@ def test_unreachable_endpoint_stops_the_run_with_exit_7_and_one_line(project):
     lines = [line for line in result.stdout.lines + result.stderr.lines if "http://127.0.0.1:9/v1" in line]
     assert len(lines) == 1 and "'fake-model'" in lines[0] and "unreachable" in lines[0]
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    under_xdist = project.runpytest_subprocess("--model", "fake-model", "--base-url=http://127.0.0.1:9/v1", "-n", "2")
+    assert under_xdist.ret == EXIT_INFRA  # the controller checks the endpoint before any worker runs
+    assert not any((project.path / "reports").iterdir())  # and leaves no empty run folder
 
 
 def test_unknown_model_and_bad_key_stop_the_run_with_exit_7_on_standin_server(project):
