@@ -18,6 +18,7 @@ import contextlib
 import ctypes
 import importlib.util
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -155,21 +156,33 @@ def find_free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def default_threads() -> int:
+    """Threads for generation and prompt processing: half the usable cores, at least one.
+
+    Not all of them: llama.cpp's threads spin-wait for each other, so when anything else
+    runs (pytest-xdist workers, a second server, other users) a thread per core collapses
+    throughput -- measured on a loaded 2-core machine: 39 tokens/s with 1 thread, 4 with 2.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // 2)
+
+
 def server_config(models: Sequence[ServedModel], port: int, ctx: int) -> dict[str, object]:
     """The ``--config_file`` JSON of llama-cpp-python's server.
 
     ``interrupt_requests`` is off because the server otherwise *ends a streaming answer
     early* as soon as another request is waiting: under the harness's concurrency every
-    streamed answer but the last would be silently truncated.
+    streamed answer but the last would be silently truncated. ``verbose`` is off because
+    it logs three lines per generated token; load errors still reach the log as tracebacks.
     """
-    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = default_threads()
     return {
         "host": LOOPBACK,
         "port": port,
         "interrupt_requests": False,
         "models": [
             {"model": str(m.gguf), "model_alias": m.alias, "n_ctx": ctx, "n_threads": threads,
-             **({"lora_path": str(m.lora)} if m.lora else {})}
+             "n_threads_batch": threads, "verbose": False, **({"lora_path": str(m.lora)} if m.lora else {})}
             for m in models
         ],
     }
@@ -194,14 +207,19 @@ def _die_with_parent(parent_pid: int) -> None:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def log_tail(path: Path, lines: int = 6) -> str:
-    """The last non-empty lines of a log file joined on one line (for one-line errors)."""
+def log_tail(path: Path, lines: int = 4) -> str:
+    """What went wrong, on one line: the last exception line of the log, else its last lines.
+
+    A failed model load ends the log with a Python traceback whose last line
+    (``ValueError: Failed to load model from file: ...``) is the whole story.
+    """
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return "(no log)"
-    tail = [ln.strip() for ln in text.splitlines() if ln.strip()][-lines:]
-    return " | ".join(tail) or "(empty log)"
+    tail = [ln.strip() for ln in text.splitlines() if ln.strip()][-40:]
+    errors = [ln for ln in tail if re.match(r"^[A-Za-z_.]*(Error|Exception): ", ln)]
+    return errors[-1] if errors else " | ".join(tail[-lines:]) or "(empty log)"
 
 
 def _launch(models: Sequence[ServedModel], port: int, ctx: int, log_path: Path) -> LlamaServer:
@@ -237,8 +255,12 @@ def _wait_ready(server: LlamaServer, timeout: float) -> None:
             time.sleep(0.2)
 
 
-def stop_server(server: LlamaServer, grace: float = 5.0) -> None:
-    """Stop the server's whole process group: SIGTERM, then SIGKILL after ``grace`` seconds."""
+def stop_server(server: LlamaServer, grace: float = 2.0) -> None:
+    """Stop the server's whole process group: SIGTERM, then SIGKILL after ``grace`` seconds.
+
+    The grace is short on purpose: uvicorn's graceful shutdown waits for an answer in
+    progress, which the run no longer wants, and the server holds no state worth saving.
+    """
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.process.pid, sig)
@@ -252,7 +274,7 @@ def stop_server(server: LlamaServer, grace: float = 5.0) -> None:
 
 
 def _port_taken(log_path: Path) -> bool:
-    return "address already in use" in log_tail(log_path, lines=20).lower()
+    return "address already in use" in log_path.read_text(encoding="utf-8", errors="replace").lower()
 
 
 def start_server(models: Sequence[ServedModel], log_path: Path, *, port: int | None = None,

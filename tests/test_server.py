@@ -26,6 +26,7 @@ from gerbil_eval.errors import GerbilEvalError
 from gerbil_eval.server import (
     LlamaServer,
     ServedModel,
+    ServerError,
     check_alias,
     check_gguf,
     default_model_path,
@@ -281,3 +282,31 @@ def test_an_alias_that_cannot_be_a_model_name_is_rejected(alias: str) -> None:
     """The alias becomes NAME in --model NAME@URL, so '@' and spaces would break it later, confusingly."""
     with pytest.raises(GerbilEvalError, match="--serve-alias"):
         check_alias(alias, "--serve-alias")
+
+
+@pytest.mark.slow
+@needs_engine
+def test_a_model_that_fails_to_load_is_one_line_with_the_reason(tmp_path: Path) -> None:
+    """A truncated download has the GGUF magic but cannot load: the server's own reason, not a hang."""
+    truncated = tmp_path / "truncated.gguf"
+    truncated.write_bytes(default_model_path().read_bytes()[:1_000_000])
+    result = run_cli("serve", "--gguf", str(truncated), "--log", str(tmp_path / "s.log"))
+    assert result.returncode == 7
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert f"Failed to load model from file: {truncated}" in result.stderr and str(tmp_path / "s.log") in result.stderr
+
+
+@pytest.mark.slow
+@needs_engine
+def test_a_busy_explicit_port_is_reported_not_waited_on(tmp_path: Path) -> None:
+    """serve --port P with P taken: uvicorn cannot bind; the user hears it at once."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        started = time.monotonic()
+        with pytest.raises(ServerError, match="address already in use"):
+            start_server([served_model(default_model_path())], tmp_path / "server.log", port=port)
+    assert time.monotonic() - started < 60
