@@ -17,6 +17,9 @@ from .errors import AdapterError
 #: HF ``architectures[0]`` -> GGUF architecture name. Only these two are converted and tested:
 #: qwen2 (the production base) and llama (Llama 3, SmolLM2), which needs the q/k permutation.
 HF_ARCHITECTURES = {"Qwen2ForCausalLM": "qwen2", "LlamaForCausalLM": "llama"}
+#: HF ``model_type`` -> GGUF architecture, for configs without ``architectures`` (e.g. saved
+#: from a model transformers loaded out of a GGUF file).
+HF_MODEL_TYPES = {"qwen2": "qwen2", "llama": "llama"}
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,12 @@ def load_base_config(path: Path) -> BaseConfig:
         raise AdapterError(f"{path}: a config.json must be a JSON object")
     archs = raw.get("architectures") or []
     hf_arch = archs[0] if isinstance(archs, list) and archs else None
-    if hf_arch not in HF_ARCHITECTURES:
-        raise AdapterError(f"{path}: architectures[0] is {hf_arch!r}; supported: {', '.join(HF_ARCHITECTURES)}")
+    architecture = HF_ARCHITECTURES.get(hf_arch) if hf_arch else HF_MODEL_TYPES.get(raw.get("model_type"))
+    if architecture is None:
+        raise AdapterError(
+            f"{path}: architectures[0] is {hf_arch!r} (model_type {raw.get('model_type')!r}); "
+            f"supported: {', '.join(HF_ARCHITECTURES)}"
+        )
 
     def integer(key: str, default: int | None = None) -> int:
         value: Any = raw.get(key, default)
@@ -120,7 +127,7 @@ def load_base_config(path: Path) -> BaseConfig:
     n_head = integer("num_attention_heads")
     return BaseConfig(
         name=str(path),
-        architecture=HF_ARCHITECTURES[hf_arch],
+        architecture=architecture,
         n_layer=integer("num_hidden_layers"),
         n_head=n_head,
         n_head_kv=integer("num_key_value_heads", n_head),
