@@ -189,8 +189,15 @@ def server_config(models: Sequence[ServedModel], port: int, ctx: int) -> dict[st
 
 
 def _server_env() -> dict[str, str]:
-    """Our environment without the variables that would override the server's settings."""
-    return {k: v for k, v in os.environ.items() if k.lower() not in _SERVER_ENV_FIELDS}
+    """Our environment without the variables that would override the server's settings.
+
+    OpenMP threads that sleep instead of spinning while waiting keep a busy machine
+    usable: measured on a loaded 2-core machine, 2 spinning threads gave 3-4 tokens/s,
+    2 passive ones 40-60 (unless the user chose a policy).
+    """
+    env = {k: v for k, v in os.environ.items() if k.lower() not in _SERVER_ENV_FIELDS}
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    return env
 
 
 def _die_with_parent(parent_pid: int) -> None:
