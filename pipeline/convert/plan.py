@@ -99,4 +99,14 @@ def build_plan(shapes: Mapping[str, tuple[int, ...]], config: AdapterConfig, bas
             1.0 if math.isclose(b_scale, 1.0, rel_tol=1e-9) else b_scale,
             _permute_heads(base, a.kind),
         ))
-    return ConversionPlan(base.architecture, alpha, tuple(pairs))
+    return ConversionPlan(base.architecture, alpha, tuple(sorted(pairs, key=_file_order)))
+
+
+def _file_order(pair: LoraPair) -> tuple[int, str]:
+    """Block by block in numeric order (blk.2 before blk.10), non-block tensors last.
+
+    The input's order (alphabetical in safetensors, insertion order in a .bin) must not
+    change the output file.
+    """
+    block, _, rest = pair.gguf_base.removeprefix("blk.").partition(".")
+    return (int(block), rest) if block.isdigit() and rest else (1 << 30, pair.gguf_base)
