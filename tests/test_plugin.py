@@ -4,6 +4,8 @@ the documented protocol, with injectable faults)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -15,13 +17,34 @@ from pathlib import Path
 import matplotlib
 import pytest
 
-from gerbil_eval.errors import EXIT_INFRA
+from gerbil_eval.client import ChatClient
+from gerbil_eval.errors import EXIT_INFRA, InfraError
 from tests.fake_openai import FakeOpenAI
 
-# pytester's inline runs restore sys.modules after each run, and numpy (imported by the
-# report's chart) cannot be loaded twice in one process: load it once, up front.
+# pytester's inline runs drop every module first imported during them. numpy (the report's
+# chart) cannot be loaded twice in one process, and a second copy of httpcore makes its
+# exceptions escape httpx's mapping; so the report and network stacks are loaded up front.
 matplotlib.use("Agg")
 import matplotlib.pyplot  # noqa: E402,F401
+
+
+@pytest.fixture(scope="module", autouse=True)
+def network_stack_loaded() -> None:
+    """One real request (and one refused connection) before any inline run imports the stack."""
+    from gerbil_eval.runner import Fetcher  # noqa: F401  (and with it client, cache, results)
+
+    async def ask(url: str) -> None:
+        client, refused = ChatClient(url, None, 5, 0, 1), ChatClient("http://127.0.0.1:9/v1", None, 5, 0, 1)
+        try:
+            await client.complete("fake-model", [{"role": "user", "content": "hi"}], {})
+            with contextlib.suppress(InfraError):
+                await refused.preflight("m")
+        finally:
+            await client.aclose()
+            await refused.aclose()
+
+    with FakeOpenAI() as server:
+        asyncio.run(ask(server.url))
 
 GOOD = "```scheme\n(hash-for-each (lambda (k v) (displayln k)) h)\n```"
 BAD = "Use maphash:\n```scheme\n(maphash (lambda (k v) k) h)\n```"
