@@ -47,7 +47,8 @@ def layout(shape: tuple[int, ...], outtype: str) -> Layout:
 
 def encode(name: str, values: np.ndarray, outtype: str) -> np.ndarray:
     """Encode float32 ``values`` as ``outtype`` with gguf's own quantizer; refuse f16 overflow."""
-    encoded = gguf.quants.quantize(np.ascontiguousarray(values, dtype=np.float32), OUTTYPES[outtype])
+    with np.errstate(over="ignore"):  # overflow is checked below and reported as one line
+        encoded = gguf.quants.quantize(np.ascontiguousarray(values, dtype=np.float32), OUTTYPES[outtype])
     if outtype == "f16" and not np.isfinite(encoded).all() and np.isfinite(values).all():
         raise AdapterError(f"tensor {name!r} has values beyond the f16 range (max |x| {np.abs(values).max():.3g}); use --outtype f32 or bf16")
     return encoded
