@@ -83,6 +83,15 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def _listed_models(response: httpx.Response) -> set[str]:
+    """Model ids of a ``/models`` answer, with Ollama's implicit ``:latest`` tag also accepted bare."""
+    try:
+        ids = {str(m["id"]) for m in response.json()["data"]} if response.status_code == 200 else set()
+    except (ValueError, KeyError, TypeError):
+        return set()
+    return ids | {i.removesuffix(":latest") for i in ids}
+
+
 def _error_detail(response: httpx.Response) -> str:
     """The endpoint's own error message, shortened to one line."""
     try:
@@ -115,8 +124,10 @@ class ChatClient:
     async def preflight(self, model: str) -> None:
         """Cheap check before any case runs: reachable, key accepted, model known.
 
-        Endpoints without ``/models`` (404/405) or that do not list the model are
-        given the benefit of the doubt; the first real request settles it.
+        ``GET /models`` answers the first two and usually the third. Some endpoints have
+        no ``/models`` or serve models they do not list (proxies with wildcard routes):
+        for those one 1-token request decides, so an unknown model still stops the run
+        before it starts instead of turning every item into an error.
         """
         try:
             response = await self._http.get(f"{self.base_url}/models", timeout=min(self.timeout, 30.0))
@@ -125,6 +136,12 @@ class ChatClient:
                                      "is the server running and --base-url right?") from None
         if response.status_code in (401, 403):
             raise self._infra(model, f"HTTP {response.status_code} {_error_detail(response)}; check --api-key / $OPENAI_API_KEY")
+        if model not in _listed_models(response):
+            # Not listed (or no list): one 1-token request settles it; 404 means unknown model.
+            try:
+                await self._plain(model, {"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1})
+            except (_Retryable, RequestFailed, httpx.HTTPError):
+                pass  # transient trouble here is for the real requests and their retries to handle
 
     async def complete(self, model: str, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
         """One chat completion, retried on transient failures.

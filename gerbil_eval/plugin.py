@@ -217,6 +217,10 @@ class EvalRun:
         from .cases import load_cases
         from .results import ResponseLog, create_run_dir, make_run_id
 
+        if self.options.compare_to is not None:  # a wrong path is a usage error before any request
+            from .render.runs import load_run
+
+            load_run(self.options.compare_to)
         self.case_paths = [self._resolve(p) for p in self.options.cases]
         self.cases = load_cases(self.case_paths)
         for case in self.cases:
@@ -334,7 +338,14 @@ class EvalRun:
 
                 self.responses.update(replayed([job], self.recorded, str(self.options.replay), self.log))
             else:
-                self.responses.update(self.fetcher.fetch([job]))
+                from .errors import InfraError
+
+                try:
+                    self.responses.update(self.fetcher.fetch([job]))
+                except InfraError as exc:  # an xdist worker cannot stop the run: the item errors
+                    from .results import Response
+
+                    return Response(*job.key, content=None, error=str(exc))
         return self.responses[job.key]
 
     def score(self, job: Job, response: Response) -> Any:

@@ -27,6 +27,17 @@ def ask(server_url: str, *, retries: int = 3, timeout: float = 5.0, model: str =
     return asyncio.run(go())
 
 
+def preflight(url: str, model: str, api_key: str | None = None) -> None:
+    async def go():
+        client = ChatClient(url, api_key, 5, 0, 1)
+        try:
+            await client.preflight(model)
+        finally:
+            await client.aclose()
+
+    asyncio.run(go())
+
+
 def test_streamed_answer_has_content_usage_and_ttft_from_standin_server():
     with FakeOpenAI(answers={MESSAGES[0]["content"]: "use (hash-for-each f h)"}) as server:
         got, streaming = ask(server.url)
@@ -87,29 +98,15 @@ def test_unknown_model_is_an_infra_error_naming_url_and_model_on_standin_server(
 
 
 def test_wrong_api_key_is_an_infra_error_in_preflight_on_standin_server():
-    async def go(url):
-        client = ChatClient(url, "wrong-key", 5, 0, 1)
-        try:
-            await client.preflight("fake-model")
-        finally:
-            await client.aclose()
-
     with FakeOpenAI(api_key="right-key") as server:
         with pytest.raises(InfraError, match="HTTP 401.*--api-key"):
-            asyncio.run(go(server.url))
+            preflight(server.url, "fake-model", api_key="wrong-key")
         assert server.requests == 0  # preflight asks /models only
 
 
 def test_unreachable_endpoint_is_an_infra_error_in_preflight():
-    async def go():
-        client = ChatClient("http://127.0.0.1:9/v1", None, 5, 0, 1)
-        try:
-            await client.preflight("m")
-        finally:
-            await client.aclose()
-
     with pytest.raises(InfraError, match=r"http://127.0.0.1:9/v1 \(model 'm'\): endpoint unreachable"):
-        asyncio.run(go())
+        preflight("http://127.0.0.1:9/v1", "m")
 
 
 def test_backoff_grows_exponentially_with_full_jitter_and_obeys_retry_after():
@@ -128,3 +125,16 @@ def test_retry_after_parses_seconds_and_http_dates():
     assert parse_retry_after("soon") is None
     date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
     assert 25 <= parse_retry_after(date) <= 31
+
+
+def test_preflight_of_a_listed_model_sends_no_chat_request_on_standin_server():
+    with FakeOpenAI(models=("qwen2.5:latest",)) as server:
+        preflight(server.url, "qwen2.5:latest")
+        preflight(server.url, "qwen2.5")  # Ollama's implicit tag
+        assert server.requests == 0
+
+
+def test_preflight_of_an_unlisted_model_probes_once_and_404_is_infra_on_standin_server():
+    with FakeOpenAI() as server:
+        with pytest.raises(InfraError, match=r"\(model 'nope'\): unknown model or wrong URL \(HTTP 404"):
+            preflight(server.url, "nope")
