@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from gerbil_eval import contamination
+from gerbil_eval.cases import load_cases
 from gerbil_eval.fileio import write_json_atomic, write_text_atomic
 
 from . import DataError
 from .clean import DEFAULT_MAX_CHARS, Dropped, clean
 from .cookbook import load_cookbook
-from .denylist import exclusion_reason, load_exclude_file
+from .denylist import exclusion_reason, load_exclude_file, section_exclusion_reason
 from .formats import FORMATS, jsonl, to_together
 from .generate import DEFAULT_SYSTEM_PROMPT, Example, generate
 from .gerbil_sources import load_source_tree
@@ -59,12 +60,6 @@ class BuildConfig:
 
 def _input(kind: str, path: Path, suffixes: tuple[str, ...] = ()) -> dict[str, str]:
     return {"kind": kind, "path": str(path), "sha256": sha256_path(path, suffixes)}
-
-
-def _load_cases(paths: Sequence[Path]) -> list[Any]:
-    from gerbil_eval.cases import load_cases  # the harness's loader: same validation as pytest
-
-    return load_cases(paths)
 
 
 def decontaminate(kept: list[Example], cases: list[Any], threshold: float,
@@ -107,21 +102,19 @@ def build(config: BuildConfig) -> dict[str, Any]:
     recipes = load_cookbook(config.cookbook)
     sections = [s for root in config.docs for s in load_markdown_tree(root)]
     definitions = [d for root in config.sources for d in load_source_tree(root)]
-    cases = _load_cases(config.cases) if config.cases else []
+    cases = load_cases(config.cases) if config.cases else []  # the harness's loader: same validation as pytest
     inputs = [_input("cookbook", config.cookbook)]
     inputs += [_input("docs", p, (".md",)) for p in config.docs] + [_input("sources", p, (".ss",)) for p in config.sources]
     inputs += [_input("cases", p, (".yaml", ".yml")) for p in config.cases]
     inputs += [_input("exclude-ids", config.exclude_ids)] if config.exclude_ids else []
 
-    kept_recipes, dropped = [], []
-    for recipe in recipes:
-        reason = exclusion_reason(recipe, excluded_ids)
-        if reason:
-            dropped.append(Dropped(f"cookbook:{recipe.id}", f"cookbook:{recipe.id}", "excluded", reason))
-        else:
-            kept_recipes.append(recipe)
+    recipe_reasons = {f"cookbook:{r.id}": exclusion_reason(r, excluded_ids) for r in recipes}
+    section_reasons = {s.origin: section_exclusion_reason(s) for s in sections}
+    dropped = [Dropped(origin, origin, "excluded", reason)
+               for origin, reason in (*recipe_reasons.items(), *section_reasons.items()) if reason]
     step("generating examples")
-    generated = generate(kept_recipes, sections, definitions, config.system_prompt)
+    generated = generate([r for r in recipes if not recipe_reasons[f"cookbook:{r.id}"]],
+                         [s for s in sections if not section_reasons[s.origin]], definitions, config.system_prompt)
     step("cleaning (duplicates, near duplicates)")
     kept, cleaned = clean(generated, max_chars=config.max_chars)
     dropped += cleaned

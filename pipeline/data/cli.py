@@ -64,16 +64,14 @@ def run(args: argparse.Namespace) -> int:
     cases = tuple(args.cases) or ((Path("cases"),) if Path("cases").is_dir() else ())
     with tqdm(total=STEPS, desc="pipeline data", unit="step", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
         def progress(step: str) -> None:
-            if bar.n or step != "loading inputs":
-                bar.update(1)
             bar.set_postfix_str(step)
+            bar.update(1)
 
         manifest = build(BuildConfig(
             cookbook=args.cookbook, docs=tuple(args.docs), sources=tuple(args.sources), out_dir=args.output,
             system_prompt=_system_prompt(args), val_fraction=args.val_fraction, seed=args.seed,
             decontaminate=args.decontaminate, cases=cases, threshold=args.threshold, max_chars=args.max_chars,
             exclude_ids=args.exclude_ids, progress=progress))
-        bar.update(STEPS - bar.n)
     counts = manifest["counts"]
     kept = ", ".join(f"{k} {v}" for k, v in counts["kept"].items())
     dropped = ", ".join(f"{k} {v}" for k, v in counts["dropped"].items()) or "none"

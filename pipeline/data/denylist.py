@@ -4,7 +4,9 @@ The cookbook is not the source of truth: some recipes contradict the Gerbil sour
 (``gerbil-facts.md`` Appendix A), and the "v0.19" recipes import modules that do not exist
 in the Gerbil the model targets (v0.18.1). Training on them would teach the model the very
 mistakes the eval cases check for, so they are dropped and listed, with the reason, in the
-manifest. Users add their own with ``--exclude-ids FILE``.
+manifest. Users add their own with ``--exclude-ids FILE``. The module rule also applies to
+doc sections: the v0.18 docs still import the v0.17-only ``:gerbil/gambit/threads`` in 29
+sections, and the gerbil-mcp stdlib map names ``:std/os/env`` and ``:std/misc/red-black``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from . import DataError
 from .cookbook import Recipe
+from .markdown_docs import DocSection
 
 #: Recipes whose central claim the Gerbil/Gambit sources contradict (facts Appendix A).
 CONTRADICTED = {
@@ -44,6 +47,20 @@ def _missing_module(module: str) -> bool:
     return any(module.startswith(m) if m.endswith("/") else module == m for m in MISSING_MODULES)
 
 
+def missing_modules(*texts: str) -> list[str]:
+    """Module paths named in ``texts`` that Gerbil v0.18.1 does not have."""
+    return sorted({m for text in texts for m in _MODULE.findall(text) if _missing_module(m)})
+
+
+def _missing_reason(modules: list[str]) -> str | None:
+    return f"uses module(s) absent from Gerbil v0.18.1: {', '.join(modules)}" if modules else None
+
+
+def section_exclusion_reason(section: DocSection) -> str | None:
+    """Why a doc section is excluded, or None to keep it."""
+    return _missing_reason(missing_modules(section.body))
+
+
 def exclusion_reason(recipe: Recipe, extra: dict[str, str]) -> str | None:
     """Why ``recipe`` is excluded, or None to keep it. ``extra`` comes from ``--exclude-ids``."""
     if recipe.id in extra:
@@ -52,10 +69,7 @@ def exclusion_reason(recipe: Recipe, extra: dict[str, str]) -> str | None:
         return f"contradicts the Gerbil sources: {CONTRADICTED[recipe.id]}"
     if recipe.deprecated:
         return f"deprecated in the cookbook (superseded by {recipe.superseded_by or 'nothing'})"
-    missing = sorted({m for m in (*recipe.imports, *_MODULE.findall(recipe.code)) if _missing_module(m)})
-    if missing:
-        return f"uses module(s) absent from Gerbil v0.18.1: {', '.join(missing)}"
-    return None
+    return _missing_reason(missing_modules(" ".join(recipe.imports), recipe.code))
 
 
 def load_exclude_file(path: Path) -> dict[str, str]:
