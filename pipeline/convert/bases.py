@@ -7,12 +7,12 @@ weights, so converting a 7B adapter needs neither a download nor 15 GB of RAM.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import AdapterError
+from .jsonfile import read_json_object
 
 #: HF ``architectures[0]`` -> GGUF architecture name. Only these two are converted and tested:
 #: qwen2 (the production base) and llama (Llama 3, SmolLM2), which needs the q/k permutation.
@@ -101,14 +101,7 @@ def builtin_base(name_or_path: str) -> BaseConfig:
 
 def load_base_config(path: Path) -> BaseConfig:
     """Read the fields the converter needs from a Hugging Face ``config.json``."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise AdapterError(f"{path}: base config not found; pass the base model's config.json") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AdapterError(f"{path}: cannot read the base config as JSON ({exc})") from None
-    if not isinstance(raw, dict):
-        raise AdapterError(f"{path}: a config.json must be a JSON object")
+    raw = read_json_object(path, "--base-config takes the base model's config.json")
     archs = raw.get("architectures") or []
     hf_arch = archs[0] if isinstance(archs, list) and archs else None
     architecture = HF_ARCHITECTURES.get(hf_arch) if hf_arch else HF_MODEL_TYPES.get(raw.get("model_type"))

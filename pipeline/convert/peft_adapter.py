@@ -19,6 +19,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from .errors import AdapterError
+from .jsonfile import read_json_object
 
 CONFIG_NAME = "adapter_config.json"
 SAFETENSORS_NAME = "adapter_model.safetensors"
@@ -66,14 +67,7 @@ def read_adapter_config(adapter_dir: Path) -> AdapterConfig:
     path = adapter_dir / CONFIG_NAME
     if not adapter_dir.is_dir():
         raise AdapterError(f"{adapter_dir}: not a directory; pass the PEFT adapter folder")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise AdapterError(f"{path}: missing; a PEFT adapter folder holds adapter_config.json and adapter_model.safetensors") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AdapterError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(raw, dict):
-        raise AdapterError(f"{path}: must be a JSON object")
+    raw = read_json_object(path, "a PEFT adapter folder holds adapter_config.json and adapter_model.safetensors")
     peft_type = raw.get("peft_type", "LORA")
     if peft_type != "LORA":
         raise AdapterError(f"{path}: peft_type is {peft_type!r}; only LORA adapters convert to GGUF")
