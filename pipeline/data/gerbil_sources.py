@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import DataError
+from .tree import read_tree
 
 _DEF_HEAD = re.compile(r"[(\[]\s*(def[\w/*!?<>=+-]*|define[\w/*!?<>=+-]*)\s+[(\[]?\s*([^\s()\[\]]+)")
 _OPEN, _CLOSE = "([{", ")]}"
@@ -109,16 +109,4 @@ def definitions(text: str, root: str, path: str) -> list[SourceDefinition]:
 
 def load_source_tree(root: Path) -> list[SourceDefinition]:
     """All definitions of all ``.ss`` files under ``root``; a tree with none is a usage error."""
-    if not root.is_dir():
-        raise DataError(f"{root}: sources folder not found (pass --sources DIR with Gerbil .ss files)")
-    files = sorted(p for p in root.rglob("*.ss") if p.is_file())
-    if not files:
-        raise DataError(f"{root}: no Gerbil source (.ss) files in this sources folder")
-    found = []
-    for file in files:
-        try:
-            text = file.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{file}: not UTF-8 text (byte {exc.start})") from None
-        found.extend(definitions(text, root.name, file.relative_to(root).as_posix()))
-    return found
+    return [d for rel, text in read_tree(root, ".ss", "--sources", "Gerbil source") for d in definitions(text, root.name, rel)]

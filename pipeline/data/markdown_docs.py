@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import DataError
+from .tree import read_tree
 
 SPLIT_LEVEL = 3  # headings of level 1..3 start a section; deeper ones stay inside it
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -85,24 +85,6 @@ def split_sections(text: str, root: str, path: str) -> list[DocSection]:
     return [replace(s, page_title=page_title, module=module) for s in sections]
 
 
-def markdown_files(root: Path) -> list[Path]:
-    """The tree's ``.md`` files in a stable order; an empty tree is a usage error."""
-    if not root.is_dir():
-        raise DataError(f"{root}: docs folder not found (pass --docs DIR with Markdown files)")
-    files = sorted(p for p in root.rglob("*.md") if p.is_file())
-    if not files:
-        raise DataError(f"{root}: no Markdown (.md) files in this docs folder; pass a folder that holds the docs")
-    return files
-
-
 def load_markdown_tree(root: Path) -> list[DocSection]:
-    """All sections of all pages under ``root``."""
-    sections = []
-    for file in markdown_files(root):
-        rel = file.relative_to(root).as_posix()
-        try:
-            text = file.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{file}: not UTF-8 text (byte {exc.start})") from None
-        sections.extend(split_sections(text, root.name, rel))
-    return sections
+    """All sections of all pages under ``root``; a tree with no Markdown is a usage error."""
+    return [s for rel, text in read_tree(root, ".md", "--docs", "Markdown") for s in split_sections(text, root.name, rel)]
