@@ -16,6 +16,12 @@ on the same topics score at most 84. ``ratio`` and ``token_sort_ratio`` put part
 (one shared token suffices); ``partial_ratio`` had not finished 10 answers x 4,028 examples
 after 5 minutes. A copy that renames one identifier everywhere (10 occurrences) scores 0.88. Hence the default threshold 0.88, between
 the two groups. All comparisons go through ``rapidfuzz.process.cdist`` (C++, all cores).
+
+``token_set_ratio`` is 100 whenever one token set contains the other — exactly what a copied
+reference inside a longer training answer looks like, but also what a three-token text
+("(def x 1)") gets against any long answer by chance. Case fields with fewer than
+``MIN_TOKENS`` distinct tokens are therefore not compared; every case of the library has
+more (its shortest prompt has 9, its shortest reference 33).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from .errors import GerbilEvalError
 SCORER = fuzz.token_set_ratio
 SCORER_NAME = "token_set_ratio"
 DEFAULT_THRESHOLD = 0.88
+MIN_TOKENS = 8
 _ROLE_OF = {"human": "user", "gpt": "assistant", "system": "system",
             "user": "user", "assistant": "assistant"}
 
@@ -61,12 +68,12 @@ def normalise(text: str) -> str:
 
 
 def case_fields(case: Any) -> list[tuple[str, str]]:
-    """``[("prompt", text), ("reference", text)]`` for a :class:`~gerbil_eval.cases.Case`."""
+    """``[("prompt", text), ("reference", text)]`` of a :class:`~gerbil_eval.cases.Case`, long enough to compare."""
     prompt = case.prompt or next((m["content"] for m in reversed(case.messages) if m.get("role") == "user"), "")
     fields = [("prompt", prompt)]
     if case.reference:
         fields.append(("reference", case.reference))
-    return [(name, text) for name, text in fields if text and text.strip()]
+    return [(name, text) for name, text in fields if len(set(normalise(text or "").split())) >= MIN_TOKENS]
 
 
 def token_set(text: str) -> str:

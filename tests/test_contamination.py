@@ -166,10 +166,15 @@ def test_leaks_compare_prompts_with_questions_and_references_with_answers() -> N
         def __init__(self, id: str, prompt: str, reference: str | None) -> None:
             self.id, self.prompt, self.reference, self.messages = id, prompt, reference, ()
 
-    texts = [TrainingText("How do I sort a list of strings in Gerbil?", "(import :std/sort)\n(sort lst string<?)"),
-             TrainingText("What is a continuation?", "A continuation is the rest of the computation.")]
-    cases = [FakeCase("copied-question", "How do I sort a list of strings in Gerbil?", None),
-             FakeCase("copied-answer", "Order my names.", "```scheme\n(import :std/sort)\n(sort   lst string<?)\n```"),
-             FakeCase("fresh", "How do I open a TCP socket?", "(import :std/net/socket) (tcp-connect addr)")]
+    sort_answer = "(import :std/sort)\n;; sort takes the list first, then the predicate\n(def names (sort lst string<?))"
+    texts = [TrainingText("How do I sort a list of strings alphabetically in Gerbil Scheme?", sort_answer),
+             TrainingText("What is a continuation in Scheme and when is it captured?",
+                          "A continuation is the rest of the computation, captured by call/cc.")]
+    cases = [FakeCase("copied-question", "How do I sort a list of strings alphabetically in Gerbil Scheme?", None),
+             FakeCase("copied-answer", "Please put my list of names in order, as Gerbil code.",
+                      f"```scheme\n{sort_answer.replace('names', 'sorted-names')}\n```"),
+             FakeCase("fresh", "How do I open a TCP socket to a server in Gerbil Scheme?",
+                      "(import :std/net/socket)\n(def sock (tcp-connect \"example.org:80\"))"),
+             FakeCase("too-short", "How?", "(def x 1)")]  # any long text holds these tokens: not compared
     found = {(m.case_id, m.field, m.example) for m in leaks(cases, texts, DEFAULT_THRESHOLD)}
     assert found == {("copied-question", "prompt", 0), ("copied-answer", "reference", 0)}
