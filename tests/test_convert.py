@@ -298,3 +298,19 @@ def test_help_states_the_default_outtype(capsys):
 
 def test_all_linear_modules_cover_the_gguf_names():
     assert set(ALL_LINEAR) == set(GGUF_NAMES)
+
+
+@pytest.mark.parametrize(("config", "needle"), [
+    (None, "config.json: missing; --base-config takes the base model's config.json"),
+    ({"architectures": ["GPT2LMHeadModel"]}, "architectures[0] is 'GPT2LMHeadModel'"),
+    ({"architectures": ["Qwen2ForCausalLM"], "num_attention_heads": 28, "num_hidden_layers": "28"}, "num_hidden_layers must be a positive integer"),
+])
+def test_bad_base_config_is_refused_naming_the_field(tmp_path, capsys, config, needle):
+    _, adapter, _ = _fresh(tmp_path)
+    base_config = tmp_path / "base" / "config.json"
+    if config is not None:
+        base_config.parent.mkdir()
+        base_config.write_text(json.dumps(config))
+    assert convert(adapter, "-o", tmp_path / "a.gguf", "--base-config", base_config) == 4
+    assert needle in capsys.readouterr().err
+    assert not (tmp_path / "a.gguf").exists()

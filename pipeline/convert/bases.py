@@ -104,7 +104,7 @@ def load_base_config(path: Path) -> BaseConfig:
     raw = read_json_object(path, "--base-config takes the base model's config.json")
     archs = raw.get("architectures") or []
     hf_arch = archs[0] if isinstance(archs, list) and archs else None
-    architecture = HF_ARCHITECTURES.get(hf_arch) if hf_arch else HF_MODEL_TYPES.get(raw.get("model_type"))
+    architecture = HF_ARCHITECTURES.get(str(hf_arch)) if hf_arch else HF_MODEL_TYPES.get(str(raw.get("model_type")))
     if architecture is None:
         raise AdapterError(
             f"{path}: architectures[0] is {hf_arch!r} (model_type {raw.get('model_type')!r}); "
