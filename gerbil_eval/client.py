@@ -26,6 +26,8 @@ from .errors import InfraError
 BACKOFF_BASE = 0.5
 #: No single wait is longer than this, whatever Retry-After says.
 BACKOFF_CAP = 60.0
+#: The user message of the one-token request :meth:`ChatClient.preflight` sends per endpoint and model.
+PROBE_PROMPT = "ping"
 
 
 class RequestFailed(Exception):
@@ -83,15 +85,6 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _listed_models(response: httpx.Response) -> set[str]:
-    """Model ids of a ``/models`` answer, with Ollama's implicit ``:latest`` tag also accepted bare."""
-    try:
-        ids = {str(m["id"]) for m in response.json()["data"]} if response.status_code == 200 else set()
-    except (ValueError, KeyError, TypeError):
-        return set()
-    return ids | {i.removesuffix(":latest") for i in ids}
-
-
 def _error_detail(response: httpx.Response) -> str:
     """The endpoint's own error message, shortened to one line."""
     try:
@@ -122,12 +115,13 @@ class ChatClient:
         return InfraError(f"{self.base_url} (model {model!r}): {what}")
 
     async def preflight(self, model: str) -> None:
-        """Cheap check before any case runs: reachable, key accepted, model known.
+        """Cheap checks before any case runs; raises InfraError when the run cannot work.
 
-        ``GET /models`` answers the first two and usually the third. Some endpoints have
-        no ``/models`` or serve models they do not list (proxies with wildcard routes):
-        for those one 1-token request decides, so an unknown model still stops the run
-        before it starts instead of turning every item into an error.
+        ``GET /models`` shows the endpoint is reachable and takes the key. Then one
+        streamed request for a single token shows the model exists (404 otherwise) and
+        whether this endpoint's streams report token usage: llama-cpp-python's server
+        never does, and there exact token counts beat TTFT, so its answers are then
+        requested without streaming.
         """
         try:
             response = await self._http.get(f"{self.base_url}/models", timeout=min(self.timeout, 30.0))
@@ -136,12 +130,13 @@ class ChatClient:
                                      "is the server running and --base-url right?") from None
         if response.status_code in (401, 403):
             raise self._infra(model, f"HTTP {response.status_code} {_error_detail(response)}; check --api-key / $OPENAI_API_KEY")
-        if model not in _listed_models(response):
-            # Not listed (or no list): one 1-token request settles it; 404 means unknown model.
-            try:
-                await self._plain(model, {"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1})
-            except (_Retryable, RequestFailed, httpx.HTTPError):
-                pass  # transient trouble here is for the real requests and their retries to handle
+        try:
+            probe = await asyncio.wait_for(
+                self._attempt(model, [{"role": "user", "content": PROBE_PROMPT}], {"max_tokens": 1}), self.timeout)
+        except (_Retryable, RequestFailed, httpx.HTTPError, asyncio.TimeoutError):
+            return  # transient trouble is for the real requests and their retries
+        if self.stream and probe.total_tokens is None and probe.completion_tokens is None:
+            self.stream = False
 
     async def complete(self, model: str, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
         """One chat completion, retried on transient failures.

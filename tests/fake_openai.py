@@ -20,6 +20,7 @@ API (everything is a keyword argument of :class:`FakeOpenAI`)::
         server.requests         # chat requests received (every attempt, faults included)
         server.answered         # chat requests answered successfully
         server.prompts          # last user message of every answered request, in order
+        asked(server)           # the same without gerbil-eval's preflight probes ("ping")
         server.faults_served    # Counter of injected faults by name
         server.max_in_flight    # most chat requests being handled at the same moment
         server.script(["429", "500"])   # the next requests get exactly these faults
@@ -34,7 +35,8 @@ API (everything is a keyword argument of :class:`FakeOpenAI`)::
   trip client timeouts), ``"malformed"`` (200 with a body that is not JSON),
   ``"drop"`` (closes the connection without answering).
 - ``stream=False`` makes streaming requests fail with 400, like endpoints that
-  cannot stream; ``usage=False`` leaves ``usage`` out of every answer.
+  cannot stream; ``usage=False`` leaves ``usage`` out of every answer, and
+  ``stream_usage=False`` only out of streamed ones (like llama-cpp-python's server).
 
 Run it by hand: ``python tests/fake_openai.py --port 8089 --delay 0.2``.
 """
@@ -71,6 +73,7 @@ class FakeOpenAI:
         api_key: str | None = None,
         stream: bool = True,
         usage: bool = True,
+        stream_usage: bool = True,
         seed: int = 0,
         port: int = 0,
     ) -> None:
@@ -86,6 +89,7 @@ class FakeOpenAI:
         self.api_key = api_key
         self.stream = stream
         self.usage = usage
+        self.stream_usage = stream_usage
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._script: collections.deque[str] = collections.deque()
@@ -159,6 +163,11 @@ class FakeOpenAI:
         with self._lock:
             self.answered += 1
             self.prompts.append(prompt)
+
+
+def asked(server: FakeOpenAI, probe: str = "ping") -> list[str]:
+    """The prompts ``server`` answered, leaving out gerbil-eval's one-token preflight probes."""
+    return [p for p in server.prompts if p != probe]
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -280,7 +289,7 @@ def _handler_for(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 {**base, "choices": [{"index": 0, "delta": {"content": answer[half:]}, "finish_reason": None}]},
                 {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
             ]
-            if server.usage and (request.get("stream_options") or {}).get("include_usage"):
+            if server.usage and server.stream_usage and (request.get("stream_options") or {}).get("include_usage"):
                 events.append({**base, "choices": [], "usage": _usage(messages, answer)})
             for event in events:
                 self._chunk(f"data: {json.dumps(event)}\n\n".encode())

@@ -27,15 +27,17 @@ def ask(server_url: str, *, retries: int = 3, timeout: float = 5.0, model: str =
     return asyncio.run(go())
 
 
-def preflight(url: str, model: str, api_key: str | None = None) -> None:
+def preflight(url: str, model: str, api_key: str | None = None) -> bool:
+    """Run the preflight; returns whether the client will stream afterwards."""
     async def go():
         client = ChatClient(url, api_key, 5, 0, 1)
         try:
             await client.preflight(model)
+            return client.stream
         finally:
             await client.aclose()
 
-    asyncio.run(go())
+    return asyncio.run(go())
 
 
 def test_streamed_answer_has_content_usage_and_ttft_from_standin_server():
@@ -127,14 +129,15 @@ def test_retry_after_parses_seconds_and_http_dates():
     assert 25 <= parse_retry_after(date) <= 31
 
 
-def test_preflight_of_a_listed_model_sends_no_chat_request_on_standin_server():
-    with FakeOpenAI(models=("qwen2.5:latest",)) as server:
-        preflight(server.url, "qwen2.5:latest")
-        preflight(server.url, "qwen2.5")  # Ollama's implicit tag
-        assert server.requests == 0
+@pytest.mark.parametrize("stream_usage", [True, False])
+def test_preflight_probes_one_token_and_keeps_streaming_only_with_streamed_usage_on_standin_server(stream_usage):
+    """llama-cpp-python's server sends no usage in streams: exact token counts win over TTFT there."""
+    with FakeOpenAI(stream_usage=stream_usage) as server:
+        assert preflight(server.url, "fake-model") is stream_usage
+        assert server.prompts == ["ping"]
 
 
-def test_preflight_of_an_unlisted_model_probes_once_and_404_is_infra_on_standin_server():
+def test_preflight_of_an_unknown_model_is_an_infra_error_on_standin_server():
     with FakeOpenAI() as server:
         with pytest.raises(InfraError, match=r"\(model 'nope'\): unknown model or wrong URL \(HTTP 404"):
             preflight(server.url, "nope")

@@ -19,7 +19,7 @@ import pytest
 
 from gerbil_eval.client import ChatClient
 from gerbil_eval.errors import EXIT_INFRA, InfraError
-from tests.fake_openai import FakeOpenAI
+from tests.fake_openai import FakeOpenAI, asked
 
 # pytester's inline runs drop every module first imported during them. numpy (the report's
 # chart) cannot be loaded twice in one process, and a second copy of httpcore makes its
@@ -189,7 +189,7 @@ def test_run_under_20_percent_faults_scores_every_item_and_loses_nothing_on_stan
 
 def test_request_failing_after_retries_is_an_error_item_listed_in_the_summary_on_standin_server(project):
     with FakeOpenAI(answers=answers(4, 4)) as server:
-        server.script(["ok", "500", "500"])  # with --concurrency 1 the second request fails twice
+        server.script(["ok", "ok", "500", "500"])  # the preflight probe; then with --concurrency 1 case-1 fails twice
         result = project.runpytest(*args(server, "--retries", "1", "--concurrency", "1"))
     assert result.ret == 1
     result.assert_outcomes(passed=3, errors=1)
@@ -202,9 +202,9 @@ def test_rerun_asks_nothing_already_answered_and_no_cache_asks_again_on_standin_
     with FakeOpenAI(answers=answers(4, 4)) as server:
         project.runpytest(*args(server))
         project.runpytest(*args(server)).assert_outcomes(passed=4)
-        assert server.answered == 4
+        assert len(asked(server)) == 4
         project.runpytest(*args(server, "--no-cache")).assert_outcomes(passed=4)
-        assert server.answered == 8
+        assert len(asked(server)) == 8
     logged = (latest(project) / "responses.jsonl").read_text().splitlines()
     assert len(logged) == 4  # each run folder has its full responses.jsonl, cached or not
 
@@ -217,15 +217,15 @@ def test_killed_run_resumes_without_re_asking_answered_requests_on_standin_serve
         cmd = [sys.executable, "-m", "pytest", *args(server, "--concurrency", "2", "-q")]
         proc = subprocess.Popen(cmd, cwd=project.path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
-        while server.answered < 10 and time.monotonic() < deadline:
+        while len(asked(server)) < 10 and time.monotonic() < deadline:
             time.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        first = list(server.prompts)
+        first = asked(server)
         assert 10 <= len(first) < 30
         rerun = subprocess.run(cmd, cwd=project.path, env=env, capture_output=True, text=True)
         assert rerun.returncode == 0, rerun.stdout[-2000:]
-        second = server.prompts[len(first):]
+        second = asked(server)[len(first):]
     # Answers that reached the client before the kill are in the cache; at most the
     # requests in flight at the moment of the kill (--concurrency 2) are asked twice.
     assert len(set(first) & set(second)) <= 2
@@ -255,7 +255,7 @@ def test_xdist_workers_fetch_their_items_and_the_controller_writes_one_report_on
     (project.path / "cases" / "hash.yaml").write_text(case_yaml(12))
     with FakeOpenAI(answers=answers(11, 12)) as server:
         result = project.runpytest_subprocess(*args(server, "-n", "2"))
-        assert server.answered == 12
+        assert len(asked(server)) == 12
     result.assert_outcomes(passed=11, failed=1)
     runs = [p for p in (project.path / "reports").iterdir() if p.name != "latest"]
     assert len(runs) == 1  # one run id, shared by both workers
@@ -287,7 +287,7 @@ def test_min_score_and_min_pass_rate_gates_exit_1_with_one_line_on_standin_serve
 def test_samples_name_items_by_sample_and_record_each_on_standin_server(project):
     with FakeOpenAI(answers=answers(4, 4)) as server:
         result = project.runpytest(*args(server, "--samples", "3", "--seed", "5", "-k", "case-0"))
-        assert server.answered == 3  # one request per sample: different cache keys
+        assert len(asked(server)) == 3  # one request per sample: different cache keys
     result.assert_outcomes(passed=3, deselected=9)
     result.stdout.no_fnmatch_line("*case-0[[]fake-model[]]*")
     assert [r["sample"] for r in results(project)["results"]] == [0, 1, 2]

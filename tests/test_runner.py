@@ -15,7 +15,7 @@ from gerbil_eval.cases import Assertion, Case
 from gerbil_eval.errors import InfraError
 from gerbil_eval.options import ModelSpec, RunOptions
 from gerbil_eval.runner import Fetcher, Job, request_params
-from tests.fake_openai import FakeOpenAI
+from tests.fake_openai import FakeOpenAI, asked
 
 
 def jobs(url: str, n: int, model: str = "fake-model", samples: int = 1) -> list[Job]:
@@ -51,18 +51,18 @@ def test_cached_answers_are_not_asked_again_but_are_logged_on_standin_server(tmp
     with FakeOpenAI() as server:
         fetch(server.url, jobs(server.url, 5), tmp_path)
         again = fetch(server.url, jobs(server.url, 6), tmp_path)
-        assert server.answered == 6
+        assert len(asked(server)) == 6
     assert sum(r.cached for r in again.values()) == 5
     assert len((tmp_path / "responses.jsonl").read_text().splitlines()) == 11
 
 
 def test_failed_requests_become_error_responses_and_are_not_cached_on_standin_server(tmp_path):
     with FakeOpenAI() as server:
-        server.script(["500"] * 3)
+        server.script(["ok"] + ["500"] * 3)  # the preflight probe, then three failures
         got = fetch(server.url, jobs(server.url, 1), tmp_path, retries=2, concurrency=1)
         assert got[("fake-model", "c0", 0)].error.startswith("HTTP 500")
         again = fetch(server.url, jobs(server.url, 1), tmp_path)
-        assert again[("fake-model", "c0", 0)].content and server.answered == 1
+        assert again[("fake-model", "c0", 0)].content and len(asked(server)) == 1
     lines = [json.loads(x) for x in (tmp_path / "responses.jsonl").read_text().splitlines()]
     assert lines[0]["error"] and lines[1]["error"] is None
 
@@ -72,7 +72,7 @@ def test_unknown_model_stops_everything_with_infra_error_on_standin_server(tmp_p
         todo = jobs(server.url, 1, model="missing") + jobs(server.url, 10)
         with pytest.raises(InfraError, match="'missing'"):
             fetch(server.url, todo, tmp_path, concurrency=2)
-        assert server.answered < 10  # the rest were cancelled
+        assert len(asked(server)) < 10  # the rest were cancelled
 
 
 def test_samples_get_distinct_seeds_and_params_follow_options():
