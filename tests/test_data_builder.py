@@ -230,10 +230,13 @@ def test_sources_tree_counts_in_the_manifest(tmp_path: Path) -> None:
     assert manifest["counts"]["inputs"]["sources"] == 1 and manifest["counts"]["kept"]["sources"] == 2
 
 
-def _cookbook(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "cookbooks.json"
+def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _cookbook(tmp_path: Path, text: str) -> Path:
+    return _write(tmp_path / "cookbooks.json", text)
 
 
 GOOD_RECIPE = ('{"id": "r1", "title": "Add numbers", "tags": [], "imports": [], "code": "(+ 1 2)", '
@@ -250,6 +253,9 @@ GOOD_RECIPE = ('{"id": "r1", "title": "Add numbers", "tags": [], "imports": [], 
      r"empty: no Markdown \(\.md\) files in this --docs folder"),
     (lambda t: ["--cookbook", str(_cookbook(t, f"[{GOOD_RECIPE}]")), "--docs", str(t / "docs"), "--sources", str(t / "empty")],
      r"empty: no Gerbil source \(\.ss\) files in this --sources folder"),
+    (lambda t: ["--cookbook", str(_cookbook(t, f"[{GOOD_RECIPE}]")), "--docs", str(t / "docs"),
+                "--exclude-ids", str(_write(t / "skip.txt", "r1 wrong arity\nr9  # typo\n"))],
+     r"--exclude-ids .*skip\.txt: no recipe with id r9 in "),
     (lambda t: ["--cookbook", str(_cookbook(t, f"[{GOOD_RECIPE}]")), "--docs", str(t / "docs"), "--decontaminate",
                 "--cases", str(t / "nocases")], r"nocases"),
 ])
@@ -278,9 +284,13 @@ def test_small_build_end_to_end(tmp_path: Path) -> None:
                                   encoding="utf-8")
     second = (GOOD_RECIPE.replace('"r1"', '"r2"').replace("Add numbers", "Multiply").replace("(+ 1 2)", "(* 3 4)")
               .replace("+ takes any", "* also takes any"))
-    manifest = build(BuildConfig(cookbook=_cookbook(tmp_path, f"[{GOOD_RECIPE}, {second}]"), docs=(docs,),
-                                 out_dir=tmp_path / "out", val_fraction=0.3, system_prompt="Be brief."))
+    third = GOOD_RECIPE.replace('"r1"', '"r3"').replace("Add numbers", "Subtract").replace("(+ 1 2)", "(- 5 4)")
+    manifest = build(BuildConfig(cookbook=_cookbook(tmp_path, f"[{GOOD_RECIPE}, {second}, {third}]"), docs=(docs,),
+                                 out_dir=tmp_path / "out", val_fraction=0.3, system_prompt="Be brief.",
+                                 exclude_ids=_write(tmp_path / "skip.txt", "# reviewed by hand\nr3 wrong operator\n")))
     assert manifest["counts"]["kept"] == {"cookbook": 4, "docs": 1}
+    assert {"id": "cookbook:r3", "origin": "cookbook:r3", "reason": "excluded",
+            "detail": "excluded by skip.txt: wrong operator"} in manifest["dropped"]
     rows = read_jsonl(tmp_path / "out" / "training_data_together.jsonl")
     assert rows[0]["messages"][0] == {"role": "system", "content": "Be brief."}
     assert "add numbers" in rows[0]["messages"][1]["content"]

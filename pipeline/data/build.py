@@ -89,6 +89,8 @@ def _check_config(config: BuildConfig) -> None:
         raise DataError(f"--max-chars must be positive, got {config.max_chars}")
     if not config.system_prompt.strip():
         raise DataError("--system-prompt is empty; Together rejects messages with empty content")
+    if config.out_dir.exists() and not config.out_dir.is_dir():
+        raise DataError(f"-o {config.out_dir}: exists and is not a folder")
     if config.decontaminate and not config.cases:
         raise DataError("--decontaminate needs eval cases: pass --cases DIR (no cases/ folder here)")
 
@@ -100,6 +102,9 @@ def build(config: BuildConfig) -> dict[str, Any]:
     step("loading inputs")
     excluded_ids = load_exclude_file(config.exclude_ids) if config.exclude_ids else {}
     recipes = load_cookbook(config.cookbook)
+    unknown = sorted(set(excluded_ids) - {r.id for r in recipes})
+    if unknown:
+        raise DataError(f"--exclude-ids {config.exclude_ids}: no recipe with id {', '.join(unknown)} in {config.cookbook}")
     sections = [s for root in config.docs for s in load_markdown_tree(root)]
     definitions = [d for root in config.sources for d in load_source_tree(root)]
     cases = load_cases(config.cases) if config.cases else []  # the harness's loader: same validation as pytest
