@@ -10,7 +10,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from .server import DEFAULT_CTX, ServerError, check_engine, default_model_path, log_tail, running_server, served_model
+from .server import DEFAULT_CTX, SERVED_CONCURRENCY, ServerError, check_engine, default_model_path, log_tail, running_server, served_model
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +39,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         with running_server([model], log_path, port=args.port, ctx=args.ctx) as server:
             print(f"serving {model.alias} at {server.base_url}", flush=True)
-            print(f"try:  pytest --model {model.alias}@{server.base_url} --max-tokens 256", flush=True)
+            # The server answers one request at a time: more in flight only queue and inflate latency.
+            print(f"try:  pytest --model {model.alias}@{server.base_url} --concurrency {SERVED_CONCURRENCY} --max-tokens 256",
+                  flush=True)
             print("Ctrl-C stops the server.", flush=True)
             status = server.process.wait()
     except KeyboardInterrupt:

@@ -203,7 +203,7 @@ def test_serve_command_prints_url_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     try:
         lines = [proc.stdout.readline() for _ in range(3)]  # type: ignore[union-attr]
         url = lines[1].split(" at ")[1].strip()
-        assert lines[2].strip() == f"try:  pytest --model smol@{url} --max-tokens 256"
+        assert lines[2].strip() == f"try:  pytest --model smol@{url} --concurrency 1 --max-tokens 256"
         assert chat(url, "smol", max_tokens=8)["choices"][0]["message"]["content"]
         (server_pid,) = _children(proc.pid)
         proc.send_signal(signal.SIGINT)
