@@ -14,8 +14,9 @@ or only half of the code) score 92-99, while the library's independently written
 on the same topics score at most 84. ``ratio`` and ``token_sort_ratio`` put partial copies
 (48-60) below unrelated text (up to 53); ``partial_token_set_ratio`` scores everything 100
 (one shared token suffices); ``partial_ratio`` had not finished 10 answers x 4,028 examples
-after 5 minutes. A copy that renames one identifier everywhere (10 occurrences) scores 0.88. Hence the default threshold 0.88, between
-the two groups. All comparisons go through ``rapidfuzz.process.cdist`` (C++, all cores).
+after 5 minutes. Hence the default threshold 0.88, between the two groups (a copy renaming
+one identifier in all its 10 occurrences scores 0.88, right at the edge). All comparisons go
+through ``rapidfuzz.process.cdist`` (C++, all cores).
 
 ``token_set_ratio`` is 100 whenever one token set contains the other — exactly what a copied
 reference inside a longer training answer looks like, but also what a three-token text

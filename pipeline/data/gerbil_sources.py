@@ -109,4 +109,5 @@ def definitions(text: str, root: str, path: str) -> list[SourceDefinition]:
 
 def load_source_tree(root: Path) -> list[SourceDefinition]:
     """All definitions of all ``.ss`` files under ``root``; a tree with none is a usage error."""
-    return [d for rel, text in read_tree(root, ".ss", "--sources", "Gerbil source") for d in definitions(text, root.name, rel)]
+    name = root.resolve().name  # "." names the current folder
+    return [d for rel, text in read_tree(root, ".ss", "--sources", "Gerbil source") for d in definitions(text, name, rel)]

@@ -87,4 +87,5 @@ def split_sections(text: str, root: str, path: str) -> list[DocSection]:
 
 def load_markdown_tree(root: Path) -> list[DocSection]:
     """All sections of all pages under ``root``; a tree with no Markdown is a usage error."""
-    return [s for rel, text in read_tree(root, ".md", "--docs", "Markdown") for s in split_sections(text, root.name, rel)]
+    name = root.resolve().name  # "." names the current folder
+    return [s for rel, text in read_tree(root, ".md", "--docs", "Markdown") for s in split_sections(text, name, rel)]
