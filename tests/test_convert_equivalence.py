@@ -139,3 +139,108 @@ def test_converted_adapter_in_llama_cpp_matches_peft_in_transformers(reference, 
         effect, residual = centered_rms(theirs, base_hf), centered_rms(ours, theirs)
         assert effect > 4 * residual, f"{prompt!r}: adapter moved logits by {effect:.3f} rms, residual {residual:.3f}"
         assert centered_rms(ours, base_lc) > 4 * residual, f"{prompt!r}: llama.cpp did not apply the adapter"
+
+
+# --- qwen2, the production architecture: a tiny F32 base written with gguf's writer ---------------
+#
+# No Qwen2.5 GGUF is available offline, so a 2-layer Qwen2 with random weights is built in
+# transformers and written as a GGUF base (names from gguf's own tensor map; qwen2 needs no
+# permutation). With F32 weights on both sides the engines agree to ~1e-3, so the tolerance is
+# tight and rsLoRA and rank/alpha patterns are proven end to end, not only by formula.
+
+QWEN2_IDS = [[5, 17, 99, 3, 42], [7, 8, 9], [200, 100, 50, 25]]
+QWEN2_VOCAB = 256
+QWEN2_ROPE_THETA = 10000.0
+
+
+def tiny_qwen2():
+    """A deterministic 2-layer Qwen2ForCausalLM whose logits are far from uniform."""
+    config = transformers.Qwen2Config(
+        vocab_size=QWEN2_VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=256, rope_theta=QWEN2_ROPE_THETA, rms_norm_eps=1e-6,
+        tie_word_embeddings=False, architectures=["Qwen2ForCausalLM"],
+    )
+    torch.manual_seed(0)
+    model = transformers.Qwen2ForCausalLM(config).eval()
+    with torch.no_grad():
+        for param in model.parameters():  # the default init (std 0.02) gives near-uniform logits
+            param.normal_(0.0, 0.2) if param.dim() > 1 else param.normal_(1.0, 0.05)
+    return model
+
+
+def write_gguf_base(model, path: Path) -> None:
+    """The HF model as a GGUF qwen2 base with F32 weights and a placeholder byte vocabulary."""
+    import gguf
+
+    c = model.config
+    writer = gguf.GGUFWriter(path, "qwen2")
+    writer.add_context_length(c.max_position_embeddings)
+    writer.add_embedding_length(c.hidden_size)
+    writer.add_feed_forward_length(c.intermediate_size)
+    writer.add_block_count(c.num_hidden_layers)
+    writer.add_head_count(c.num_attention_heads)
+    writer.add_head_count_kv(c.num_key_value_heads)
+    writer.add_rope_freq_base(QWEN2_ROPE_THETA)
+    writer.add_layer_norm_rms_eps(c.rms_norm_eps)
+    writer.add_tokenizer_model("gpt2")  # token ids are fed directly; the vocabulary only has to load
+    writer.add_tokenizer_pre("default")
+    writer.add_token_list([f"<t{i}>" for i in range(c.vocab_size)])
+    writer.add_token_types([1] * c.vocab_size)
+    writer.add_token_merges(["<t1> <t2>"])
+    writer.add_bos_token_id(0)
+    writer.add_eos_token_id(1)
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.QWEN2, c.num_hidden_layers)
+    for key, tensor in model.state_dict().items():
+        writer.add_tensor(names.get_name(key, try_suffixes=(".weight", ".bias")), tensor.float().numpy())
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+@pytest.fixture(scope="module")
+def qwen2_base(tmp_path_factory):
+    work = tmp_path_factory.mktemp("qwen2")
+    model = tiny_qwen2()
+    write_gguf_base(model, work / "base.gguf")
+    return work, llama_logits(work / "base.gguf", QWEN2_IDS)
+
+
+def hf_logits(model) -> list[np.ndarray]:
+    with torch.no_grad():
+        return [model(torch.tensor([ids])).logits[0, -1].double().numpy() for ids in QWEN2_IDS]
+
+
+QWEN2_LORAS = {
+    "plain-f32": ("f32", {}),
+    "rslora-patterns-bf16": ("bf16", {"use_rslora": True, "rank_pattern": {"q_proj": 8}, "alpha_pattern": {"down_proj": 32}}),
+    "rslora-patterns-f16": ("f16", {"use_rslora": True, "rank_pattern": {"up_proj": 2}, "alpha_pattern": {"k_proj": 2}}),
+}
+
+
+@pytest.mark.parametrize("variant", QWEN2_LORAS, ids=list(QWEN2_LORAS))
+def test_qwen2_converted_adapter_matches_peft_including_rslora_and_patterns(qwen2_base, tmp_path, variant):
+    work, base_llama = qwen2_base
+    outtype, lora_options = QWEN2_LORAS[variant]
+    model = tiny_qwen2()
+    base_hf = hf_logits(model)
+    for ours, theirs in zip(base_llama, base_hf):  # calibration: same weights, same numbers
+        assert np.abs(ours - theirs).max() < 0.02
+    lora = peft.get_peft_model(model, peft.LoraConfig(r=4, lora_alpha=8, target_modules=TARGETS, **lora_options))
+    generator = torch.Generator().manual_seed(SEED)
+    with torch.no_grad():
+        for name, param in lora.named_parameters():
+            if "lora_B" in name:
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.3)
+    adapted_hf = hf_logits(lora)
+    lora.save_pretrained(tmp_path / "adapter")
+    model.config.to_json_file(tmp_path / "config.json")
+    out = tmp_path / "adapter.gguf"
+    assert pipeline_main(["convert", str(tmp_path / "adapter"), "-o", str(out), "--base-config", str(tmp_path / "config.json"), "--outtype", outtype]) == 0
+    tolerance = {"f32": 0.02, "f16": 0.05, "bf16": 0.2}[outtype]  # bf16 rounds the patterns' folded lora_B
+    for ids, ours, theirs, base in zip(QWEN2_IDS, llama_logits(work / "base.gguf", QWEN2_IDS, out), adapted_hf, base_hf):
+        effect, residual = np.abs(theirs - base).max(), np.abs(ours - theirs).max()
+        assert ours.argmax() == theirs.argmax(), ids
+        assert pearson(ours, theirs) >= 0.999, ids
+        assert residual < tolerance, f"{ids}: max |llama.cpp - PEFT| = {residual:.4f}"
+        assert effect > 20 * residual, f"{ids}: adapter effect {effect:.3f} vs residual {residual:.4f}"
