@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 from pathlib import Path
 
@@ -41,13 +42,24 @@ def run_cli(*argv: str) -> int:
     return pipeline_main(["data", *argv])
 
 
+def build_real(out: Path) -> int:
+    """The real cookbook + docs + gerbil-mcp guides through the CLI, from a folder with no cases/
+    (the CLI would check the project's case library; test_contamination.py covers that)."""
+    cwd = Path.cwd()
+    os.chdir(out.parent)
+    try:
+        return run_cli("--cookbook", str(COOKBOOK), "--docs", str(DOCS), "--docs", str(RESOURCES), "-o", str(out))
+    finally:
+        os.chdir(cwd)
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """The full cookbook + docs tree (+ the gerbil-mcp guides), built once through the CLI."""
     if not COOKBOOK.is_file():
         pytest.skip(f"real data absent: {DATA}")
-    out = tmp_path_factory.mktemp("built")
-    assert run_cli("--cookbook", str(COOKBOOK), "--docs", str(DOCS), "--docs", str(RESOURCES), "-o", str(out)) == 0
+    out = tmp_path_factory.mktemp("built") / "out"
+    assert build_real(out) == 0
     return out, json.loads((out / "manifest.json").read_text(encoding="utf-8"))
 
 
@@ -69,7 +81,7 @@ def test_full_build_counts_entries_per_source_in_the_manifest(built: tuple[Path,
     assert 0.03 < counts["split"]["validation"] / total < 0.07
     assert manifest["tokens"]["all"] == sum(len(m["content"]) for r in read_jsonl(out / FILES[0])
                                             for m in r["messages"]) // 4
-    assert {"cookbook", "docs"} <= {i["kind"] for i in manifest["inputs"]}  # + cases when cases/ exists
+    assert {i["kind"] for i in manifest["inputs"]} == {"cookbook", "docs"}
     assert all(re.fullmatch(r"[0-9a-f]{64}", i["sha256"]) for i in manifest["inputs"])
 
 
@@ -157,9 +169,9 @@ def test_code_fences_are_tagged_scheme(built: tuple[Path, dict]) -> None:
 @needs_data
 def test_rerun_is_byte_identical(built: tuple[Path, dict], tmp_path: Path) -> None:
     out, _ = built
-    assert run_cli("--cookbook", str(COOKBOOK), "--docs", str(DOCS), "--docs", str(RESOURCES), "-o", str(tmp_path)) == 0
+    assert build_real(tmp_path / "again") == 0
     for name in FILES:
-        assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
+        assert (tmp_path / "again" / name).read_bytes() == (out / name).read_bytes(), name
 
 
 @needs_data
