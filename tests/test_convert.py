@@ -314,3 +314,35 @@ def test_bad_base_config_is_refused_naming_the_field(tmp_path, capsys, config, n
     assert convert(adapter, "-o", tmp_path / "a.gguf", "--base-config", base_config) == 4
     assert needle in capsys.readouterr().err
     assert not (tmp_path / "a.gguf").exists()
+
+
+PEAK_RSS = """
+import sys
+from pathlib import Path
+from pipeline.convert.convert import convert_adapter
+if len(sys.argv) > 1:
+    convert_adapter(Path(sys.argv[1]), Path(sys.argv[2]), force=True)
+# VmHWM belongs to this process's own memory map (fresh at exec), unlike ru_maxrss, which
+# inherits the high-water mark of the (large) pytest process that spawned it.
+print(next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:")))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc (Linux)")
+def test_conversion_streams_peak_memory_stays_far_below_the_adapter_size(qwen7b_adapter, tmp_path):
+    """Converting 161 MB of f32 tensors must not hold them: peak RSS grows by a few tensors only."""
+    import subprocess
+    import sys
+
+    adapter_dir, _ = qwen7b_adapter
+    out = tmp_path / "adapter.gguf"
+
+    def peak(*args: str) -> int:
+        done = subprocess.run([sys.executable, "-c", PEAK_RSS, *args], capture_output=True, text=True, check=True)
+        return int(done.stdout.split()[-1])
+
+    floor = peak()
+    converted = peak(str(adapter_dir), str(out))
+    output_size = out.stat().st_size
+    assert output_size > 150e6
+    assert converted - floor < output_size / 4, f"peak RSS grew by {(converted - floor) / 1e6:.1f} MB for a {output_size / 1e6:.0f} MB output"
