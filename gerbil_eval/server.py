@@ -24,7 +24,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 import httpx
@@ -200,18 +200,26 @@ def _server_env() -> dict[str, str]:
     return env
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    """``preexec_fn``: have the kernel SIGKILL the server when its parent dies (Linux).
+def _die_with_parent_hook() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel SIGKILL the server when its parent dies (Linux).
 
-    The death signal fires when the *thread* that forked exits, so start servers from
-    a thread that lives as long as the run (pytest's main thread does). If the parent
-    already died before prctl ran, kill ourselves at once rather than run orphaned.
+    ``prctl`` is looked up here, in the parent: after ``fork`` only async-signal-safe work
+    is safe, and a ``dlopen`` in the child could deadlock on a lock another thread held.
+    The death signal fires when the *thread* that forked exits, so start servers from a
+    thread that lives as long as the run (pytest's main thread does). If the parent died
+    before prctl ran, the child kills itself rather than run orphaned.
     """
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent_pid:
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
             os.kill(os.getpid(), signal.SIGKILL)
+
+    return hook
 
 
 def log_tail(path: Path, lines: int = 4) -> str:
@@ -232,12 +240,11 @@ def log_tail(path: Path, lines: int = 4) -> str:
 def _launch(models: Sequence[ServedModel], port: int, ctx: int, log_path: Path) -> LlamaServer:
     config_path = log_path.with_name(log_path.stem + "-config.json")
     write_json_atomic(config_path, server_config(models, port, ctx))
-    parent = os.getpid()
     with log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--config_file", str(config_path)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=_server_env(),
-            start_new_session=True, preexec_fn=lambda: _die_with_parent(parent),
+            start_new_session=True, preexec_fn=_die_with_parent_hook(),
         )
     return LlamaServer(process=process, port=port, log_path=log_path, models=tuple(models))
 

@@ -180,14 +180,16 @@ def test_server_dies_when_its_parent_is_killed_with_sigkill(tmp_path: Path) -> N
     """A crashed test process (kill -9: no finally, no atexit) must not leave the server running."""
     parent = subprocess.Popen([sys.executable, "-c", PARENT_SCRIPT, str(tmp_path / "server.log")],
                               stdout=subprocess.PIPE, text=True)
+    server_pid = int(parent.stdout.readline())  # type: ignore[union-attr]
     try:
-        server_pid = int(parent.stdout.readline())  # type: ignore[union-attr]
         assert alive(server_pid)
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait(timeout=10)
         assert wait_gone(server_pid, 5.0), f"server {server_pid} outlived its SIGKILLed parent"
     finally:
         parent.kill()
+        if alive(server_pid):  # only when the test failed: do not leave the orphan running
+            os.killpg(server_pid, signal.SIGKILL)
 
 
 def _children(pid: int) -> list[int]:
