@@ -47,14 +47,14 @@ import gguf
 from pipeline.convert.bases import builtin_base
 from pipeline.convert.peft_adapter import open_tensors, read_adapter_config
 from pipeline.convert.plan import build_plan
-from pipeline.convert.writer import _pair_tensors
+from pipeline.convert.writer import pair_tensors
 adapter, out = Path(sys.argv[1]), sys.argv[2]
 config = read_adapter_config(adapter)
 source = open_tensors(adapter)
 plan = build_plan(source.shapes, config, builtin_base(config.base_model_name_or_path))
 writer = gguf.GGUFWriter(out, plan.architecture)
 for pair in plan.pairs:
-    for name, values in _pair_tensors(pair, source):
+    for name, values in pair_tensors(pair, source):
         writer.add_tensor(name, values)
 writer.write_header_to_file(); writer.write_kv_data_to_file(); writer.write_tensors_to_file(); writer.close()
 """

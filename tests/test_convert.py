@@ -238,6 +238,7 @@ REFUSALS = {
     "wrong-shape": (_add(K_B, (64, 4)), f"{K_B}' has shape [64, 4]"),
     "layer-beyond-base": (_add(f"{PREFIX}.9.mlp.up_proj.lora_A.weight", (4, 64)), "layer 9 but the base has 2 layers"),
     "rank-not-config-r": (_set_config(r=8), "with rank 8 needs [8, "),
+    "embedding-lora": (_add("base_model.model.model.embed_tokens.lora_embedding_A", (4, 100)), "LoRA on the token embeddings"),
 }
 
 
@@ -346,3 +347,18 @@ def test_conversion_streams_peak_memory_stays_far_below_the_adapter_size(qwen7b_
     output_size = out.stat().st_size
     assert output_size > 150e6
     assert converted - floor < output_size / 4, f"peak RSS grew by {(converted - floor) / 1e6:.1f} MB for a {output_size / 1e6:.0f} MB output"
+
+
+@pytest.mark.parametrize(("base_name", "accepted"), [("Qwen/Qwen2.5-7B-Instruct", True), ("Qwen/Qwen2.5-0.5B-Instruct", False)])
+def test_lm_head_lora_converts_to_output_unless_the_base_ties_it_to_the_embeddings(tmp_path, capsys, base_name, accepted):
+    base = BUILTIN_BASES[base_name]
+    tensors = lora_tensors(base, 2, layers=1)
+    tensors["base_model.model.lm_head.lora_A.weight"] = torch.ones(2, base.hidden_size, dtype=torch.bfloat16)
+    tensors["base_model.model.lm_head.lora_B.weight"] = torch.ones(base.vocab_size, 2, dtype=torch.bfloat16)
+    adapter = write_adapter_dir(tmp_path / "adapter", base, tensors, 2)
+    out = tmp_path / "a.gguf"
+    assert convert(adapter, "-o", out) == (0 if accepted else 4)
+    if accepted:
+        assert list(read(out)[1]["output.weight.lora_b"].shape) == [2, base.vocab_size]
+    else:
+        assert "ties lm_head to the embeddings" in capsys.readouterr().err and not out.exists()

@@ -25,7 +25,7 @@ from .peft_adapter import TensorSource
 from .tensors import encode, layout, permute_rows
 
 
-def _pair_tensors(pair: LoraPair, source: TensorSource) -> Iterator[tuple[str, np.ndarray]]:
+def pair_tensors(pair: LoraPair, source: TensorSource) -> Iterator[tuple[str, np.ndarray]]:
     """The pair's GGUF tensors (A then B) as float32, B permuted and scaled as planned.
 
     GGUF stores PEFT's torch shapes as they are: A (r, in) is ggml ne {in, r}, B (out, r) is
@@ -77,7 +77,7 @@ def write_adapter(target: Path, plan: ConversionPlan, source: TensorSource, outt
             writer.write_ti_data_to_file()
             with tqdm(total=total, unit="B", unit_scale=True, desc="convert", disable=not progress) as bar:
                 for pair in plan.pairs:
-                    for name, values in _pair_tensors(pair, source):
+                    for name, values in pair_tensors(pair, source):
                         encoded = encode(name, values, outtype)
                         writer.write_tensor_data(encoded)
                         bar.update(encoded.nbytes)
