@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
 import httpx
 
 from .errors import GerbilEvalError, InfraError
@@ -336,6 +337,9 @@ def served_models(options: RunOptions, run_dir: Path) -> Iterator[list[ModelSpec
     The server log is ``run_dir/server.log``; the server is gone when the block exits.
     """
     if options.serve is None:
+        if options.serve_lora or options.serve_alias:
+            flag = "--serve-lora" if options.serve_lora else "--serve-alias"
+            raise GerbilEvalError(f"{flag} needs --serve GGUF (the model it applies to)")
         yield []
         return
     model = served_model(options.serve, options.serve_lora, options.serve_alias,

@@ -154,6 +154,7 @@ def test_interrupted_or_killed_run_leaves_no_server_behind(project: Path, sig: s
     (project / "cases" / "basics.yaml").write_text(CASES.replace("must never be sent.", "Write a long essay on macros."))
     proc = subprocess.Popen(pytest_args(project, "--max-tokens", "2000", "--concurrency", "1", "--samples", "4"),
                             cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    pid = None
     try:
         deadline = time.monotonic() + 120
         while not (logs := list((project / "reports").glob("*/server.log"))) or not server_pids(logs[0]):
@@ -168,6 +169,8 @@ def test_interrupted_or_killed_run_leaves_no_server_behind(project: Path, sig: s
     finally:
         proc.kill()
         proc.wait()
+        if pid is not None and alive(pid):  # only when the test failed: do not leave the orphan running
+            os.killpg(pid, signal.SIGKILL)
 
 
 def test_missing_engine_with_serve_is_one_line_and_exit_7(project: Path) -> None:

@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from gerbil_eval.errors import GerbilEvalError
+from gerbil_eval.options import RunOptions
 from gerbil_eval.server import (
     LlamaServer,
     ServedModel,
@@ -32,6 +33,7 @@ from gerbil_eval.server import (
     default_model_path,
     running_server,
     served_model,
+    served_models,
     start_server,
     stop_server,
 )
@@ -312,3 +314,12 @@ def test_a_busy_explicit_port_is_reported_not_waited_on(tmp_path: Path) -> None:
         with pytest.raises(ServerError, match="address already in use"):
             start_server([served_model(default_model_path())], tmp_path / "server.log", port=port)
     assert time.monotonic() - started < 60
+
+
+def test_serve_lora_or_alias_without_serve_is_a_usage_error(tmp_path: Path) -> None:
+    """--serve-lora alone would otherwise be ignored silently and the base model scored as if adapted."""
+    with pytest.raises(GerbilEvalError, match=r"^--serve-lora needs --serve GGUF"):
+        with served_models(RunOptions(serve_lora=tmp_path / "adapter.gguf"), tmp_path):
+            pass
+    with served_models(RunOptions(), tmp_path) as specs:
+        assert specs == []
