@@ -14,6 +14,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.__main__ import main as pipeline_main
 from pipeline.data import DataError
@@ -311,3 +313,18 @@ def test_small_build_end_to_end(tmp_path: Path) -> None:
     assert doc[1]["content"].startswith(("What does `hash-get` do", "Explain `hash-get`"))
     assert doc[2]["content"].startswith("```scheme\n(hash-get h k)\n```")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(FILES)
+
+
+_STRING_PIECES = st.sampled_from(["a", "b ", "\\n", '\\"', "\\\\", "(", ")", ";", "é", "#\\\\x"])
+_FORMS = st.builds(lambda name, pieces: f'({name} "{"".join(pieces)}")',
+                   st.sampled_from(["display", "def x", "print", "error"]), st.lists(_STRING_PIECES, max_size=6))
+
+
+@given(st.lists(_FORMS, min_size=2, max_size=5), st.sampled_from(["\n", "\n\n", "\n  ", "\n;; comment\n"]),
+       st.booleans())
+def test_repair_round_trips_any_double_escaped_multi_line_code(forms: list[str], sep: str, ascii_only: bool) -> None:
+    """Encoding multi-line Scheme once more as a JSON string body is undone exactly; the
+    correctly stored original (real line breaks, string escapes inside) is never touched."""
+    code = sep.join(forms)
+    assert repair_code(code) == (code, False)
+    assert repair_code(json.dumps(code, ensure_ascii=ascii_only)[1:-1]) == (code, True)
