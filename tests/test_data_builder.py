@@ -164,6 +164,7 @@ def test_code_fences_are_tagged_scheme(built: tuple[Path, dict]) -> None:
                 if not inside:
                     openings.append(line.strip())
                 inside = not inside
+        assert not inside, row["messages"][1]["content"]  # every fence is closed
     assert openings.count("```scheme") > 0.9 * len(openings)
     assert "```" not in openings and "``` scheme" not in openings  # bare or spaced tags normalised
 
