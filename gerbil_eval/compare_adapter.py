@@ -14,19 +14,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .server import SERVED_CONCURRENCY, DEFAULT_CTX, check_engine, default_model_path, running_server, served_model
+from .serve_cmd import add_model_arguments
+from .server import SERVED_CONCURRENCY, check_engine, default_model_path, running_server, served_model
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``compare-adapter`` options; everything after ``--`` goes to pytest."""
     parser.add_argument("--adapter", type=Path, required=True, metavar="ADAPTER.gguf",
                         help="LoRA adapter in GGUF form (python -m pipeline convert writes one)")
-    parser.add_argument("--gguf", type=Path, default=None, metavar="BASE.gguf",
-                        help="base model the adapter was trained on (default: the embedded SmolLM2-135M-Instruct)")
-    parser.add_argument("--alias", default=None, metavar="NAME",
-                        help="name of the adapted model in reports (default: BASE+ADAPTER file stems)")
+    add_model_arguments(parser, "base model the adapter was trained on",
+                        "name of the adapted model in reports (default: BASE+ADAPTER file stems)")
     parser.add_argument("--max-tokens", type=int, default=256, metavar="N", help="max output tokens per answer (default 256)")
-    parser.add_argument("--ctx", type=int, default=DEFAULT_CTX, metavar="N", help=f"server context size (default {DEFAULT_CTX})")
     parser.add_argument("--report-dir", type=Path, default=Path("reports"), metavar="DIR",
                         help="where the run folder goes (default reports/); the server log is DIR/compare-adapter.server.log")
     parser.add_argument("pytest_args", nargs=argparse.REMAINDER, metavar="-- PYTEST_ARGS",

@@ -13,18 +13,21 @@ from pathlib import Path
 from .server import DEFAULT_CTX, SERVED_CONCURRENCY, ServerError, check_engine, default_model_path, log_tail, running_server, served_model
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``serve`` options."""
+def add_model_arguments(parser: argparse.ArgumentParser, gguf_help: str, alias_help: str) -> None:
+    """``--gguf``, ``--alias`` and ``--ctx``: what every command that starts a server asks for."""
     parser.add_argument("--gguf", type=Path, default=None, metavar="PATH",
-                        help="model GGUF to serve (default: the embedded SmolLM2-135M-Instruct, see `model-path`)")
-    parser.add_argument("--lora", type=Path, default=None, metavar="ADAPTER.gguf",
-                        help="LoRA adapter in GGUF form, applied at scale 1.0 (pipeline convert writes one)")
-    parser.add_argument("--alias", default=None, metavar="NAME",
-                        help="model name clients send (default: the GGUF file name without .gguf)")
-    parser.add_argument("--port", type=int, default=None, metavar="P",
-                        help="port on 127.0.0.1 (default: a free one)")
+                        help=f"{gguf_help} (default: the embedded SmolLM2-135M-Instruct, see `model-path`)")
+    parser.add_argument("--alias", default=None, metavar="NAME", help=alias_help)
     parser.add_argument("--ctx", type=int, default=DEFAULT_CTX, metavar="N",
                         help=f"context size in tokens, prompt + answer (default {DEFAULT_CTX})")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``serve`` options."""
+    add_model_arguments(parser, "model GGUF to serve", "model name clients send (default: the GGUF file name without .gguf)")
+    parser.add_argument("--lora", type=Path, default=None, metavar="ADAPTER.gguf",
+                        help="LoRA adapter in GGUF form, applied at scale 1.0 (pipeline convert writes one)")
+    parser.add_argument("--port", type=int, default=None, metavar="P", help="port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--log", type=Path, default=None, metavar="FILE",
                         help="server log file (default: server.log in a new temporary folder)")
 
