@@ -34,10 +34,8 @@ class AdapterConfig:
     r: int
     lora_alpha: float
     use_rslora: bool = False
-    use_dora: bool = False
     rank_pattern: dict[str, int] = field(default_factory=dict)
     alpha_pattern: dict[str, float] = field(default_factory=dict)
-    modules_to_save: tuple[str, ...] = ()
     base_model_name_or_path: str | None = None
 
     def rank_for(self, module: str) -> int:

@@ -34,6 +34,14 @@ class LoraPair:
     b_scale: float  # 1.0 unless alpha_pattern/rank_pattern/rsLoRA need a per-module correction
     permute_heads: int  # llama q/k: heads for the RoPE row permutation of B; 0 = none
 
+    def outputs(self) -> tuple[tuple[str, tuple[int, int]], tuple[str, tuple[int, int]]]:
+        """(GGUF name, numpy shape) of lora_a then lora_b: the order they are declared and written.
+
+        PEFT's torch shapes are kept: A (r, in) becomes ggml ne {in, r} and B (out, r) ne {r, out},
+        which is what llama.cpp's loader checks against the base weight.
+        """
+        return ((f"{self.gguf_base}.lora_a", (self.rank, self.n_in)), (f"{self.gguf_base}.lora_b", (self.n_out, self.rank)))
+
 
 @dataclass(frozen=True)
 class ConversionPlan:

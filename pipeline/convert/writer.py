@@ -26,18 +26,15 @@ from .tensors import encode, layout, permute_rows
 
 
 def pair_tensors(pair: LoraPair, source: TensorSource) -> Iterator[tuple[str, np.ndarray]]:
-    """The pair's GGUF tensors (A then B) as float32, B permuted and scaled as planned.
-
-    GGUF stores PEFT's torch shapes as they are: A (r, in) is ggml ne {in, r}, B (out, r) is
-    ne {r, out}, which is what llama.cpp's loader checks against the base weight.
-    """
-    yield f"{pair.gguf_base}.lora_a", source.read(pair.a_key)
+    """The pair's GGUF tensors (A then B) as float32, B permuted and scaled as planned."""
+    (a_name, _), (b_name, _) = pair.outputs()
+    yield a_name, source.read(pair.a_key)
     b = source.read(pair.b_key)
     if pair.permute_heads:
         b = permute_rows(b, pair.permute_heads)
     if pair.b_scale != 1.0:
         b = b * np.float32(pair.b_scale)
-    yield f"{pair.gguf_base}.lora_b", b
+    yield b_name, b
 
 
 @contextlib.contextmanager
@@ -68,9 +65,9 @@ def write_adapter(target: Path, plan: ConversionPlan, source: TensorSource, outt
             writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, plan.alpha)
             total = 0
             for pair in plan.pairs:
-                for suffix, shape in ((".lora_a", (pair.rank, pair.n_in)), (".lora_b", (pair.n_out, pair.rank))):
+                for name, shape in pair.outputs():
                     info = layout(shape, outtype)
-                    writer.add_tensor_info(pair.gguf_base + suffix, info.shape, info.dtype, info.nbytes, raw_dtype=info.raw_dtype)
+                    writer.add_tensor_info(name, info.shape, info.dtype, info.nbytes, raw_dtype=info.raw_dtype)
                     total += info.nbytes
             writer.write_header_to_file()
             writer.write_kv_data_to_file()
