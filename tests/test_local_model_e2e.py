@@ -65,6 +65,7 @@ cases:
 
 
 def model_path() -> str:
+    """The default GGUF the way ``make eval`` finds it: ``python -m gerbil_eval model-path``."""
     return subprocess.run([sys.executable, "-m", "gerbil_eval", "model-path"], capture_output=True, text=True,
                           check=True).stdout.strip()
 
