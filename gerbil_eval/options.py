@@ -72,7 +72,7 @@ class RunOptions:
     serve_lora: Path | None = None
     serve_alias: str | None = None
     train_data: Path | None = None
-    seen_threshold: float = 0.85
+    seen_threshold: float = 0.88
 
     @property
     def all_models(self) -> tuple[ModelSpec, ...]:
@@ -132,8 +132,8 @@ def add_options(parser: Any) -> None:
     add("--serve-alias", default=None, metavar="NAME", help="model name of the --serve server (default: the GGUF's stem)")
     add("--train-data", default=None, metavar="FILE",
         help="training JSONL: mark each case seen/unseen (nearest training example above the threshold) and report both groups")
-    add("--seen-threshold", type=float, default=0.85, metavar="X",
-        help="similarity in [0,1] above which a case counts as seen in --train-data (default 0.85)")
+    add("--seen-threshold", type=float, default=0.88, metavar="X",
+        help="similarity in [0,1] (rapidfuzz token_set_ratio) above which a case counts as seen in --train-data (default 0.88)")
 
 
 def options_from_config(config: Any) -> RunOptions:

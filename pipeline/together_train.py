@@ -15,6 +15,7 @@ from typing import Any
 
 from gerbil_eval.errors import GerbilEvalError
 
+from .data.validate import validate_together_file
 from .state import PipelineState, add_workdir_argument, load_state, save_state
 
 DEFAULT_BASE = "Qwen/Qwen2.5-7B-Instruct"
@@ -113,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
         raise GerbilEvalError(f"{training}: no training file; run `python -m pipeline data -o {training.parent}` first or pass --training-file")
     if validation is not None and not validation.is_file():
         raise GerbilEvalError(f"--validation-file {validation}: no such file")
+    for path in filter(None, (training, validation)):
+        validate_together_file(path)  # one line naming the bad record, before anything is uploaded
     if state.job_id and not args.force:
         raise GerbilEvalError(f"{args.workdir}: job {state.job_id} already started; use `pipeline status` or --force for a new job")
     start_job(args, state, training, validation)

@@ -196,3 +196,12 @@ def test_downloaded_real_peft_adapter_converts_to_gguf_on_standin(standin, workd
     names = {t.name for t in reader.tensors}
     assert "blk.0.attn_q.weight.lora_a" in names and "blk.1.ffn_down.weight.lora_b" in names
     assert len(names) == 2 * 7 * 2
+
+
+def test_invalid_training_file_is_refused_locally_naming_the_record(standin, workdir) -> None:
+    bad = {"messages": [{"role": "user", "content": "q"}, {"role": "user", "content": "again"}]}
+    with open(workdir / "data" / "training_data_together.jsonl", "a") as fh:
+        fh.write(json.dumps(bad) + "\n")
+    result = pipeline(standin, "train", "--workdir", str(workdir))
+    assert result.returncode == 4 and "line 2" in result.stderr, result.stderr
+    assert standin.requests == []
