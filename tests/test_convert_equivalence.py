@@ -92,12 +92,15 @@ def reference(tmp_path_factory):
 def llama_logits(model_path: Path, token_ids: list[list[int]], lora_path: Path | None = None) -> list[np.ndarray]:
     kwargs = {"lora_path": str(lora_path)} if lora_path else {}
     llm = llama_cpp.Llama(model_path=str(model_path), n_ctx=64, logits_all=True, seed=0, n_threads=2, verbose=False, **kwargs)
-    out = []
-    for ids in token_ids:
-        llm.reset()
-        llm.eval(ids)
-        out.append(np.array(llm.scores[len(ids) - 1], dtype=np.float64))
-    return out
+    try:
+        out = []
+        for ids in token_ids:
+            llm.reset()
+            llm.eval(ids)
+            out.append(np.array(llm.scores[len(ids) - 1], dtype=np.float64))
+        return out
+    finally:
+        llm.close()
 
 
 @pytest.fixture(scope="module")
