@@ -102,7 +102,7 @@ class ChatClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
-        #: cleared after the endpoint rejects a streaming request with 400
+        #: cleared when the endpoint refuses streams (400) or its streams carry no token usage
         self.stream = True
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -129,7 +129,7 @@ class ChatClient:
             raise self._infra(model, f"endpoint unreachable ({type(exc).__name__}: {exc or 'no detail'}); "
                                      "is the server running and --base-url right?") from None
         if response.status_code in (401, 403):
-            raise self._infra(model, f"HTTP {response.status_code} {_error_detail(response)}; check --api-key / $OPENAI_API_KEY")
+            self._check(model, response)
         try:
             probe = await asyncio.wait_for(
                 self._attempt(model, [{"role": "user", "content": PROBE_PROMPT}], {"max_tokens": 1}), self.timeout)

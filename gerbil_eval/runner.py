@@ -112,7 +112,7 @@ class Fetcher:
         return results
 
     def preflight(self, models: Iterable[ModelSpec]) -> None:
-        """Check each endpoint once (reachable, key accepted) before any request; raises InfraError."""
+        """Check each endpoint and model once (reachable, key accepted, model known) before any request; raises InfraError."""
         self._loop.run_until_complete(self._preflight(models))
 
     async def _preflight(self, models: Iterable[ModelSpec]) -> None:
