@@ -44,14 +44,14 @@ test: setup
 
 eval: setup
 ifeq ($(strip $(MODEL)),)
-	$(PYTEST) --serve "$$($(BIN)/python -m gerbil_eval model-path)" --max-tokens $(MAX_TOKENS) -q $(EVAL_ARGS) || test $$? -eq 1
+	gguf="$$($(BIN)/python -m gerbil_eval model-path)" && { $(PYTEST) --serve "$$gguf" --max-tokens $(MAX_TOKENS) -q $(EVAL_ARGS) || test $$? -eq 1; }
 else
 	$(PYTEST) --model "$(MODEL)" $(if $(BASE_URL),--base-url "$(BASE_URL)") --max-tokens $(MAX_TOKENS) -q $(EVAL_ARGS) || test $$? -eq 1
 endif
 
 compare: setup
 	@test -n "$(ADAPTER)" || { echo "usage: make compare ADAPTER=adapter.gguf"; exit 2; }
-	$(BIN)/python -m gerbil_eval compare-adapter --adapter "$(ADAPTER)" --max-tokens $(MAX_TOKENS) $(EVAL_ARGS)
+	$(BIN)/python -m gerbil_eval compare-adapter --adapter "$(ADAPTER)" --max-tokens $(MAX_TOKENS) -- $(EVAL_ARGS) || test $$? -eq 1
 
 pipeline: setup
 	$(BIN)/python -m pipeline run $(PIPELINE_ARGS)
