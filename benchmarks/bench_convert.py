@@ -9,6 +9,9 @@ do not mix. Baselines measured in the same run:
 * ``buffered``: the same conversion with ``GGUFWriter.add_tensor`` holding every tensor until
   ``write_tensors_to_file`` (what streaming avoids).
 
+Targets (exit 1 when missed): streaming conversion's peak RSS above the imports floor is under
+a quarter of the buffered writer's, and it takes at most 4x the time of just reading the tensors.
+
 Run: ``.venv/bin/python benchmarks/bench_convert.py [--repeat 3]``.
 """
 
@@ -104,7 +107,13 @@ def main() -> int:
     for name, (secs, rss) in results.items():
         print(f"{name:38} {secs:7.2f} {secs / read_t:10.2f} {rss / 1e6:12.1f} {(rss - floor_rss) / 1e6:15.1f}")
     print(f"(imports alone take {floor_t:.2f} s; 'above floor' = peak RSS minus the imports-only process)")
-    return 0
+    stream_t, stream_rss = results["convert --outtype f32 (streaming)"]
+    buffered_rss = results["f32, buffered GGUFWriter.add_tensor"][1]
+    memory_ok = stream_rss - floor_rss < (buffered_rss - floor_rss) / 4
+    time_ok = stream_t <= 4 * read_t
+    print(f"target: streaming memory < 1/4 of buffered above floor: {'met' if memory_ok else 'MISSED'}; "
+          f"time <= 4x read-all: {'met' if time_ok else 'MISSED'} ({stream_t / read_t:.2f}x)")
+    return 0 if memory_ok and time_ok else 1
 
 
 if __name__ == "__main__":
