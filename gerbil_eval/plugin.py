@@ -383,7 +383,11 @@ class EvalRun:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Controller only: results.json/csv, reports, ``latest``, then the gates (exit 1 on failure)."""
-        if self.worker is not None or not self.rows:
+        if self.worker is not None:
+            return
+        if not self.rows:  # --collect-only, nothing selected, stopped early: no empty run folder
+            self.close()
+            self._remove_empty_run_dir()
             return
         self._join_prewarm()
         from .render import write_reports
