@@ -38,3 +38,6 @@ def main(prog: str, description: str, commands: Mapping[str, tuple[str, str]], a
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `... | head` closed the pipe: not an error
+        sys.stderr.close()
+        return 0
