@@ -82,24 +82,28 @@ def update_latest(report_dir: Path, run_dir: Path) -> None:
 class ResponseLog:
     """Appends each response to ``responses.jsonl`` the moment it arrives.
 
-    One ``write`` per line on an O_APPEND file, flushed at once: a killed run keeps
-    every line already received, and xdist workers appending to the same file
-    do not interleave lines.
+    Each line goes out in one ``write`` system call on an ``O_APPEND`` descriptor (no
+    Python buffering, which would split long answers into several writes): a killed
+    run keeps every line already received, and xdist workers appending to the same
+    file never interleave their lines.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._fh = open(path, "a", encoding="utf-8")
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def append(self, response: Response) -> None:
-        line = json.dumps(asdict(response), ensure_ascii=False) + "\n"
+        data = (json.dumps(asdict(response), ensure_ascii=False) + "\n").encode("utf-8")
         with self._lock:
-            self._fh.write(line)
-            self._fh.flush()
+            assert self._fd is not None, "ResponseLog used after close()"
+            os.write(self._fd, data)
 
     def close(self) -> None:
-        self._fh.close()
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 def result_row(model: ModelSpec, case: Case, response: Response, score: CaseScore | None, seen: bool | None) -> dict[str, Any]:

@@ -304,3 +304,18 @@ def test_api_key_is_never_written_to_the_run_folder_or_cache_on_standin_server(p
     assert len(written) >= 8
     for path in written:
         assert key.encode() not in path.read_bytes(), path
+
+
+def test_token_counts_exact_without_streamed_usage_and_estimated_without_any_on_standin_server(project):
+    """An endpoint whose streams lack usage (llama-cpp-python) is asked whole: exact counts, no TTFT;
+    one that reports no usage at all gets estimated counts, flagged as such."""
+    with FakeOpenAI(answers=answers(4, 4), stream_usage=False) as server:
+        project.runpytest(*args(server)).assert_outcomes(passed=4)
+    rows = results(project)["results"]
+    assert all(r["ttft_s"] is None and r["completion_tokens"] == len(GOOD.split()) for r in rows)
+    assert not results(project)["summary"]["fake-model"]["tokens_estimated"]
+    with FakeOpenAI(answers=answers(4, 4), usage=False) as server:
+        project.runpytest(*args(server, "--no-cache")).assert_outcomes(passed=4)
+    doc = results(project)
+    assert all(r["tokens_estimated"] and r["completion_tokens"] > len(GOOD.split()) for r in doc["results"])
+    assert doc["summary"]["fake-model"]["tokens_estimated"] is True

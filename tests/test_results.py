@@ -77,3 +77,24 @@ def test_summary_counts_errors_apart_and_computes_percentiles():
 def test_token_estimate_counts_words_and_punctuation():
     assert estimate_tokens("(hash-ref h 'a)") == 8
     assert estimate_tokens(None) == 0
+
+
+def test_long_lines_from_two_writers_never_interleave(tmp_path: Path):
+    """Two logs on one file (two xdist workers): every line stays whole, however long."""
+    import threading
+
+    logs = [ResponseLog(tmp_path / "responses.jsonl") for _ in range(2)]
+
+    def write(log: ResponseLog, letter: str) -> None:
+        for i in range(50):
+            log.append(Response("m", f"{letter}{i}", 0, letter * 100_000))
+
+    threads = [threading.Thread(target=write, args=(log, letter)) for log, letter in zip(logs, "ab")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for log in logs:
+        log.close()
+    lines = [json.loads(line) for line in (tmp_path / "responses.jsonl").read_text().splitlines()]
+    assert len(lines) == 100 and all(r["content"] == r["case_id"][0] * 100_000 for r in lines)
