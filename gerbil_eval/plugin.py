@@ -83,12 +83,12 @@ class CaseFile(pytest.File):
     """A case YAML file: yields one item per case, model and sample."""
 
     def collect(self) -> Iterator[pytest.Item]:
+        from .runner import Job
+
         run: EvalRun = self.config.pluginmanager.get_plugin("gerbil-eval-run")
         for case in run.cases_by_file.get(self.path.resolve(), ()):
             for model in run.models:
                 for sample in range(run.options.samples):
-                    from .runner import Job
-
                     name = item_name(case.id, model.label, sample, run.options.samples)
                     yield CaseItem.from_parent(self, name=name, job=Job(model, case, sample))
 
