@@ -189,6 +189,7 @@ class EvalRun:
         self.cases: list[Case] = []
         self.responses: dict[tuple[str, str, int], Response] = {}
         self.scores: dict[tuple[str, str, int], Any] = {}
+        self.items: list[pytest.Item] = []
         self._prewarm: threading.Thread | None = None
         self.rows: dict[str, dict[str, Any]] = {}
         self.recorded: dict[tuple[str, str, int], Response] | None = None
@@ -309,6 +310,7 @@ class EvalRun:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """After -k/-m deselection: fetch every selected answer at once (workers fetch per item)."""
+        self.items = session.items
         if self.worker is not None or self.config.option.collectonly:
             return
         jobs = [item.job for item in session.items if isinstance(item, CaseItem)]
@@ -340,13 +342,31 @@ class EvalRun:
             else:
                 from .errors import InfraError
 
+                batch = [job, *(j for j in self._queued_jobs() if j.key not in self.responses and j.key != job.key)]
                 try:
-                    self.responses.update(self.fetcher.fetch([job]))
+                    self.responses.update(self.fetcher.fetch(batch))
                 except InfraError as exc:  # an xdist worker cannot stop the run: the item errors
                     from .results import Response
 
                     return Response(*job.key, content=None, error=str(exc))
         return self.responses[job.key]
+
+    def _queued_jobs(self) -> list[Job]:
+        """Under xdist: the jobs of the items already queued to this worker, fetched together
+        with the one about to run so a worker's requests still go out concurrently.
+
+        xdist's worker queue is documented as inspectable under its ``lock()``; anything
+        else (no xdist, another version) just means one request at a time.
+        """
+        for plugin in self.config.pluginmanager.get_plugins():
+            queue = getattr(plugin, "torun", None)
+            if queue is None or not hasattr(queue, "lock"):
+                continue
+            with queue.lock() as queued:
+                indices = [getattr(plugin, "nextitem_index", None), *queued]
+            return [self.items[i].job for i in indices
+                    if isinstance(i, int) and i < len(self.items) and isinstance(self.items[i], CaseItem)]
+        return []
 
     def score(self, job: Job, response: Response) -> Any:
         """The answer's CaseScore, computed once (usually already while the fetch was running)."""

@@ -253,9 +253,10 @@ def test_replay_scores_a_runs_responses_without_network_and_missing_ones_are_err
 
 def test_xdist_workers_fetch_their_items_and_the_controller_writes_one_report_on_standin_server(project):
     (project.path / "cases" / "hash.yaml").write_text(case_yaml(12))
-    with FakeOpenAI(answers=answers(11, 12)) as server:
+    with FakeOpenAI(answers=answers(11, 12), delay=0.2) as server:
         result = project.runpytest_subprocess(*args(server, "-n", "2"))
-        assert len(asked(server)) == 12
+        assert sorted(asked(server)) == sorted(f"prompt {i}" for i in range(12))  # each asked once
+        assert server.max_in_flight > 2  # a worker fetches the items queued to it together
     result.assert_outcomes(passed=11, failed=1)
     runs = [p for p in (project.path / "reports").iterdir() if p.name != "latest"]
     assert len(runs) == 1  # one run id, shared by both workers
