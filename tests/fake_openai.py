@@ -260,11 +260,11 @@ def _handler_for(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             else:
                 messages = request.get("messages") or []
                 answer = server._answer(request["model"], messages)
+                server._record(messages)  # before answering: a client that has its answer sees it counted
                 if request.get("stream"):
                     self._stream(request, messages, answer)
                 else:
                     self._complete(request, messages, answer)
-                server._record(messages)
 
         def _complete(self, request: dict[str, Any], messages: list[dict[str, Any]], answer: str) -> None:
             body: dict[str, Any] = {
