@@ -58,6 +58,30 @@ def job_cache_key(job: Job, options: RunOptions) -> str:
                      options.seed, job.sample)
 
 
+def grouped_by_model(todo: list[tuple[Job, str]]) -> list[tuple[Job, str]]:
+    """``todo`` with each base URL's jobs reordered model by model (models in first-seen
+    order, jobs of one model in their given order); every base URL keeps its slots.
+
+    Why: llama-cpp-python's server keeps ONE model loaded and loads another whenever the
+    requested model changes, so jobs in item order (case by case, alternating between the
+    BASE and BASE+ADAPTER that ``compare-adapter`` serves from one URL) would reload a
+    multi-GB model per request. Slots stay per URL so requests to different endpoints
+    still overlap as before.
+    """
+    slots: dict[str, list[int]] = {}
+    for index, (job, _) in enumerate(todo):
+        slots.setdefault(job.model.base_url, []).append(index)
+    ordered = list(todo)
+    for indices in slots.values():
+        rank: dict[str, int] = {}
+        for index in indices:
+            rank.setdefault(todo[index][0].model.name, len(rank))
+        regrouped = sorted((todo[i] for i in indices), key=lambda entry: rank[entry[0].model.name])
+        for index, entry in zip(indices, regrouped):
+            ordered[index] = entry
+    return ordered
+
+
 class Fetcher:
     """Gets answers for jobs: from the cache, else from the endpoints. Reusable across calls
     (xdist workers call it once per item), so clients and the event loop live as long as it."""
@@ -108,7 +132,7 @@ class Fetcher:
                 continue
             self._deliver(job, Response(job.model.label, job.case.id, job.sample, cached=True, **hit), results)
         if todo:
-            self._loop.run_until_complete(self._fetch_all(todo, results))
+            self._loop.run_until_complete(self._fetch_all(grouped_by_model(todo), results))
         return results
 
     def preflight(self, models: Iterable[ModelSpec]) -> None:
@@ -137,6 +161,7 @@ class Fetcher:
             if bar is not None:
                 bar.update()
 
+        # Tasks start, and queue on the semaphores, in list order: the order requests go out.
         tasks = [asyncio.ensure_future(one(job, key)) for job, key in todo]
         try:
             await asyncio.gather(*tasks)
@@ -178,4 +203,4 @@ def replayed(jobs: Iterable[Job], recorded: dict[tuple[str, str, int], Response]
     return results
 
 
-__all__ = ["Fetcher", "Job", "Response", "replayed", "request_params"]
+__all__ = ["Fetcher", "Job", "Response", "grouped_by_model", "replayed", "request_params"]

@@ -20,6 +20,7 @@ API (everything is a keyword argument of :class:`FakeOpenAI`)::
         server.requests         # chat requests received (every attempt, faults included)
         server.answered         # chat requests answered successfully
         server.prompts          # last user message of every answered request, in order
+        server.models_asked     # the model of every answered request, in the same order
         asked(server)           # the same without gerbil-eval's preflight probes ("ping")
         server.faults_served    # Counter of injected faults by name
         server.max_in_flight    # most chat requests being handled at the same moment
@@ -96,6 +97,7 @@ class FakeOpenAI:
         self.requests = 0
         self.answered = 0
         self.prompts: list[str] = []
+        self.models_asked: list[str] = []
         self.faults_served: collections.Counter[str] = collections.Counter()
         self.in_flight = 0
         self.max_in_flight = 0
@@ -158,11 +160,12 @@ class FakeOpenAI:
         prompt = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
         return self.by_model.get(model, self.answers).get(prompt, self.default)
 
-    def _record(self, messages: list[dict[str, Any]]) -> None:
+    def _record(self, model: str, messages: list[dict[str, Any]]) -> None:
         prompt = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
         with self._lock:
             self.answered += 1
             self.prompts.append(prompt)
+            self.models_asked.append(model)
 
 
 def asked(server: FakeOpenAI, probe: str = "ping") -> list[str]:
@@ -260,7 +263,7 @@ def _handler_for(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             else:
                 messages = request.get("messages") or []
                 answer = server._answer(request["model"], messages)
-                server._record(messages)  # before answering: a client that has its answer sees it counted
+                server._record(request["model"], messages)  # before answering: a client that has its answer sees it counted
                 if request.get("stream"):
                     self._stream(request, messages, answer)
                 else:

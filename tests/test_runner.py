@@ -75,6 +75,16 @@ def test_unknown_model_stops_everything_with_infra_error_on_standin_server(tmp_p
         assert len(asked(server)) < 10  # the rest were cancelled
 
 
+def test_models_sharing_a_base_url_are_asked_model_by_model_on_standin_server(tmp_path):
+    """llama-cpp-python's server reloads its model whenever the requested model changes, so two
+    models served from one URL (compare-adapter) must not be asked alternately, as items come."""
+    with FakeOpenAI(models=("tuned", "base")) as server:
+        alternating = [job for pair in zip(jobs(server.url, 3, "tuned"), jobs(server.url, 3, "base")) for job in pair]
+        fetch(server.url, alternating, tmp_path, concurrency=1)
+        asked_in_order = [(m, p) for m, p in zip(server.models_asked, server.prompts) if p != "ping"]
+    assert asked_in_order == [("tuned", f"prompt {i}") for i in range(3)] + [("base", f"prompt {i}") for i in range(3)]
+
+
 def test_samples_get_distinct_seeds_and_params_follow_options():
     options = RunOptions(temperature=0.7, max_tokens=64, seed=10)
     assert request_params(options, 0) == {"temperature": 0.7, "max_tokens": 64, "seed": 10}
