@@ -274,9 +274,11 @@ class EvalRun:
         raise GerbilEvalError(f"--cases {path}: no such file or folder; run from the project root or pass --cases PATH")
 
     def _serve(self) -> None:
-        """With --serve start the llama.cpp server now (items need its model name); stopped at unconfigure."""
-        if self.options.serve is None:
-            return
+        """With --serve start the llama.cpp server now (items need its model name); stopped at unconfigure.
+
+        Entered without --serve too: ``served_models`` then yields no model, but first turns a
+        --serve-lora / --serve-alias given without --serve into a usage error instead of ignoring it.
+        """
         from .server import served_models
 
         stack = contextlib.ExitStack()

@@ -168,11 +168,15 @@ def test_usage_errors_exit_4_with_one_line(project):
     missing = project.runpytest("--model", "m", "--cases", "nowhere")
     bad_case = project.runpytest("--model", "m", "--cases", "bad")
     bad_flag = project.runpytest("--model", "m", "--samples", "0")
-    for result in (missing, bad_case, bad_flag):
+    lora_alone = project.runpytest("--model", "m", "--serve-lora", "x.gguf")
+    for result in (missing, bad_case, bad_flag, lora_alone):
         assert result.ret == 4
         assert "Traceback" not in result.stderr.str()
     missing.stderr.fnmatch_lines(["ERROR: --cases nowhere: no such file or folder*"])
     bad_case.stderr.fnmatch_lines(["ERROR: *x.yaml*id*kebab*"])
+    assert [line for line in lora_alone.stderr.lines if line.strip()] == [
+        "ERROR: --serve-lora needs --serve GGUF (the model it applies to)"]
+    assert not any((project.path / "reports").iterdir())  # nor an empty run folder
 
 
 def test_run_under_20_percent_faults_scores_every_item_and_loses_nothing_on_standin_server(project):
