@@ -7,7 +7,10 @@ written by rename (a reader never sees half an entry), so concurrent xdist worke
 and a killed run can never corrupt it. Only successful answers are stored.
 
 The key covers everything that changes the answer — endpoint, model, messages,
-temperature, max_tokens, seed and sample index — and never the API key.
+temperature, max_tokens, seed and sample index — and never the API key. For a
+model started by ``--serve`` the "endpoint" is what is served (GGUF and LoRA
+paths, sizes and modification times, alias, context), not its URL: each run
+gets a new free port, and keying by it would make every run ask everything again.
 """
 
 from __future__ import annotations
@@ -33,10 +36,14 @@ def default_cache_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "gerbil-eval"
 
 
-def cache_key(base_url: str, model: str, messages: Any, temperature: float, max_tokens: int | None,
+def cache_key(endpoint: str, model: str, messages: Any, temperature: float, max_tokens: int | None,
               seed: int | None, sample: int) -> str:
-    """A stable hash of one request's identity (never includes the API key)."""
-    identity = {"base_url": base_url.rstrip("/"), "model": model, "messages": messages, "temperature": temperature,
+    """A stable hash of one request's identity (never includes the API key).
+
+    ``endpoint`` is :attr:`ModelSpec.cache_endpoint <gerbil_eval.options.ModelSpec.cache_endpoint>`:
+    a base URL, or a served model's identity.
+    """
+    identity = {"base_url": endpoint.rstrip("/"), "model": model, "messages": messages, "temperature": temperature,
                 "max_tokens": max_tokens, "seed": seed, "sample": sample}
     return hashlib.sha256(json.dumps(identity, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 

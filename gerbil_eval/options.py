@@ -25,11 +25,20 @@ class ModelSpec:
     name: str
     base_url: str
     role: str = "candidate"  # "candidate" (--model) or "baseline" (--baseline)
+    #: For a model the harness serves itself (--serve): what is served (files, alias, context),
+    #: as a stable string; None for every other endpoint.
+    served: str | None = None
 
     @property
     def label(self) -> str:
         """The name used in item ids and reports."""
         return self.name
+
+    @property
+    def cache_endpoint(self) -> str:
+        """What answers this model, as far as the response cache is concerned: the base URL,
+        or for a served model what is served, because --serve listens on a new port every run."""
+        return self.served or self.base_url
 
 
 def parse_model_spec(text: str, default_base_url: str, role: str = "candidate") -> ModelSpec:

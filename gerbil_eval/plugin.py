@@ -173,7 +173,7 @@ class _XdistController:
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[WORKER_INPUT] = json.dumps({
             "run_id": self.run.run_id, "run_dir": str(self.run.run_dir),
-            "served": [[m.name, m.base_url, m.role] for m in self.run.served],
+            "served": [[m.name, m.base_url, m.role, m.served] for m in self.run.served],
         })
 
 
@@ -237,7 +237,7 @@ class EvalRun:
             self.recorded = load_replay(self.options.replay)
         if self.worker is not None:
             self.run_id, self.run_dir = self.worker["run_id"], Path(self.worker["run_dir"])
-            self.served = [ModelSpec(name, url, role) for name, url, role in self.worker["served"]]
+            self.served = [ModelSpec(*fields) for fields in self.worker["served"]]
         else:
             self.run_id = make_run_id()
             self.run_dir = create_run_dir(self.options.report_dir, self.run_id)

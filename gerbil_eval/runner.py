@@ -54,7 +54,8 @@ def request_params(options: RunOptions, sample: int) -> dict[str, Any]:
 
 
 def job_cache_key(job: Job, options: RunOptions) -> str:
-    return cache_key(job.model.base_url, job.model.name, job.messages, options.temperature, options.max_tokens,
+    """The cache key of one job: what answers it (see ``ModelSpec.cache_endpoint``) and every sampling option."""
+    return cache_key(job.model.cache_endpoint, job.model.name, job.messages, options.temperature, options.max_tokens,
                      options.seed, job.sample)
 
 

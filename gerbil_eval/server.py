@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import importlib.util
+import json
 import os
 import re
 import signal
@@ -76,6 +77,21 @@ class ServedModel:
     alias: str
     lora: Path | None = None
 
+    def identity(self, ctx: int) -> str:
+        """What this model answers with, as a stable string: the response cache's "endpoint" for it.
+
+        The server's URL cannot be that (a new free port every run), so it is the files
+        (resolved path, size, modification time: a re-converted GGUF is a new model), the
+        alias the requests name, and the context size, which can cut prompts and answers.
+        """
+        return json.dumps({"gguf": _file_identity(self.gguf), "lora": _file_identity(self.lora) if self.lora else None,
+                           "alias": self.alias, "n_ctx": ctx}, sort_keys=True)
+
+
+def _file_identity(path: Path) -> dict[str, object]:
+    stat = path.stat()
+    return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
 
 @dataclass
 class LlamaServer:
@@ -85,6 +101,7 @@ class LlamaServer:
     port: int
     log_path: Path
     models: tuple[ServedModel, ...]
+    ctx: int = DEFAULT_CTX
 
     @property
     def base_url(self) -> str:
@@ -92,8 +109,9 @@ class LlamaServer:
         return f"http://{LOOPBACK}:{self.port}/v1"
 
     def model_specs(self, role: str = "candidate") -> list[ModelSpec]:
-        """The served models as harness model specs, in serving order."""
-        return [ModelSpec(name=m.alias, base_url=self.base_url, role=role) for m in self.models]
+        """The served models as harness model specs, in serving order, with their identity for the cache."""
+        return [ModelSpec(name=m.alias, base_url=self.base_url, role=role, served=m.identity(self.ctx))
+                for m in self.models]
 
 
 def check_engine() -> None:
@@ -247,7 +265,7 @@ def _launch(models: Sequence[ServedModel], port: int, ctx: int, log_path: Path) 
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=_server_env(),
             start_new_session=True, preexec_fn=_die_with_parent_hook(),
         )
-    return LlamaServer(process=process, port=port, log_path=log_path, models=tuple(models))
+    return LlamaServer(process=process, port=port, log_path=log_path, models=tuple(models), ctx=ctx)
 
 
 def _wait_ready(server: LlamaServer, timeout: float) -> None:

@@ -127,6 +127,21 @@ def test_three_cases_against_the_served_default_model_are_recorded_with_usage_la
     assert pids and not any(alive(p) for p in pids)
 
 
+def test_a_second_run_gets_every_answer_from_the_cache_and_asks_the_server_nothing(project: Path) -> None:
+    """--serve listens on a new port each run; answers are cached by the served files instead,
+    so a repeated (or interrupted and restarted) `make eval` asks only what was never answered."""
+    select = ("--max-tokens", "8", "-k", "hash-iteration or string-split")
+    first = run(project, *select)
+    assert first.returncode in (0, 1), first.stdout[-3000:] + first.stderr[-3000:]
+    first_log = (run_dir(project) / "server.log").read_text()
+    assert first_log.count("POST /v1/chat/completions") >= 2  # the access log shows every request
+    second = run(project, *select)
+    assert second.returncode == first.returncode, second.stdout[-3000:] + second.stderr[-3000:]
+    recorded = responses(run_dir(project))
+    assert len(recorded) == 2 and all(r["cached"] and r["content"] for r in recorded)
+    assert "POST /v1/chat/completions" not in (run_dir(project) / "server.log").read_text()
+
+
 def test_a_failing_run_leaves_no_server_behind(project: Path) -> None:
     """A case that cannot pass makes pytest exit 1; the server must still be stopped."""
     (project / "cases" / "basics.yaml").write_text(IMPOSSIBLE)

@@ -15,11 +15,12 @@ from gerbil_eval.cases import Assertion, Case
 from gerbil_eval.errors import InfraError
 from gerbil_eval.options import ModelSpec, RunOptions
 from gerbil_eval.runner import Fetcher, Job, request_params
+from gerbil_eval.server import DEFAULT_CTX, LlamaServer, served_model
 from tests.fake_openai import FakeOpenAI, asked
 
 
-def jobs(url: str, n: int, model: str = "fake-model", samples: int = 1) -> list[Job]:
-    spec = ModelSpec(model, url)
+def jobs(url: str, n: int, model: str = "fake-model", samples: int = 1, spec: ModelSpec | None = None) -> list[Job]:
+    spec = spec or ModelSpec(model, url)
     cases = [Case(id=f"c{i}", messages=({"role": "user", "content": f"prompt {i}"},), category="x", tags=(),
                   assertions=(Assertion("contains", "a"),)) for i in range(n)]
     return [Job(spec, case, s) for case in cases for s in range(samples)]
@@ -83,6 +84,27 @@ def test_models_sharing_a_base_url_are_asked_model_by_model_on_standin_server(tm
         fetch(server.url, alternating, tmp_path, concurrency=1)
         asked_in_order = [(m, p) for m, p in zip(server.models_asked, server.prompts) if p != "ping"]
     assert asked_in_order == [("tuned", f"prompt {i}") for i in range(3)] + [("base", f"prompt {i}") for i in range(3)]
+
+
+def served_spec(gguf: Path, url: str) -> ModelSpec:
+    """The spec ``--serve gguf`` gives a server listening at ``url`` (no llama.cpp needed for that)."""
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    server = LlamaServer(process=None, port=port, log_path=gguf.with_suffix(".log"),  # type: ignore[arg-type]
+                         models=(served_model(gguf),), ctx=DEFAULT_CTX)
+    (spec,) = server.model_specs()
+    assert spec.base_url == url
+    return spec
+
+
+def test_a_served_model_is_cached_by_its_files_not_its_port_on_standin_server(tmp_path):
+    """--serve picks a new free port every run: an interrupted `make eval` must still reuse its answers."""
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF" + bytes(64))
+    with FakeOpenAI(models=("model",)) as first, FakeOpenAI(models=("model",)) as second:
+        fetch(first.url, jobs(first.url, 3, spec=served_spec(gguf, first.url)), tmp_path)
+        again = fetch(second.url, jobs(second.url, 3, spec=served_spec(gguf, second.url)), tmp_path)
+        assert len(asked(first)) == 3 and asked(second) == [] and second.requests == 0
+    assert all(r.cached for r in again.values())
 
 
 def test_samples_get_distinct_seeds_and_params_follow_options():
