@@ -71,6 +71,26 @@ def item_name(case_id: str, model: str, sample: int, samples: int) -> str:
     return f"{case_id}[{model}]" if samples == 1 else f"{case_id}[{model}-s{sample}]"
 
 
+def case_node_path(file: Path, given: Path, rootpath: Path) -> str:
+    """The path part of a case file's node ids: relative to the rootdir when the file is under
+    it, else the path as given with --cases, or the absolute path when pytest could not find
+    the file from that (it reads node ids relative to the rootdir for its progress and FAILED
+    lines, and a relative --cases path is relative to the invocation folder).
+
+    Why not leave it to pytest: for a file outside the rootdir pytest names it relative to
+    the --cases folder it came from (``hash.yaml``), or leaves the path out entirely when the
+    file was given itself. And a rootdir away from the project is common: pytest picks it
+    before our options exist, so it takes a value such as ``--replay /tmp/x/r.jsonl`` for a
+    test path and roots the run in /tmp/x.
+    """
+    file, root = file.resolve(), rootpath.resolve()
+    if file.is_relative_to(root):
+        return file.relative_to(root).as_posix()
+    if (rootpath / given).resolve() == file:
+        return given.as_posix()
+    return file.as_posix()
+
+
 class CaseFailed(Exception):
     """A candidate's answer scored below the case's bar; the message is the assertion table."""
 
@@ -189,6 +209,8 @@ class EvalRun:
         self.served: list[ModelSpec] = []
         self.models: list[ModelSpec] = []
         self.cases_by_file: dict[Path, list[Case]] = {}
+        #: the path part of each case file's node ids (see :func:`case_node_path`), by resolved path
+        self.node_paths: dict[Path, str] = {}
         self.cases: list[Case] = []
         self.responses: dict[tuple[str, str, int], Response] = {}
         self.scores: dict[tuple[str, str, int], Any] = {}
@@ -229,6 +251,9 @@ class EvalRun:
         self.cases = load_cases(self.case_paths)
         for case in self.cases:
             self.cases_by_file.setdefault(Path(case.source).resolve(), []).append(case)
+        for resolved, (first, *_) in self.cases_by_file.items():
+            source = Path(first.source)
+            self.node_paths[resolved] = case_node_path(source, self._given_path(source), self.config.rootpath)
         for label in sorted({marker_name(x) for c in self.cases for x in (c.category, *c.tags)}):
             self.config.addinivalue_line("markers", f"{label}: gerbil-eval case category or tag")
         if self.options.replay is not None:
@@ -264,6 +289,15 @@ class EvalRun:
             log.unlink()
         with contextlib.suppress(OSError):
             self.run_dir.rmdir()
+
+    def _given_path(self, file: Path) -> Path:
+        """A case file's path as the user wrote it: its --cases entry, joined with its place in that folder."""
+        for given, resolved in zip(self.options.cases, self.case_paths):
+            if file == resolved:
+                return given
+            if file.is_relative_to(resolved):
+                return given / file.relative_to(resolved)
+        return file
 
     def _resolve(self, path: Path) -> Path:
         """A --cases path as given (relative to the invocation dir), else relative to the rootdir."""
@@ -308,9 +342,10 @@ class EvalRun:
         return True
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-        if file_path.resolve() in self.cases_by_file:
-            return CaseFile.from_parent(parent, path=file_path)
-        return None
+        node_path = self.node_paths.get(file_path.resolve())
+        if node_path is None:
+            return None
+        return CaseFile.from_parent(parent, path=file_path, nodeid=node_path)
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:

@@ -11,8 +11,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 import matplotlib
 import pytest
@@ -253,6 +255,55 @@ def test_replay_scores_a_runs_responses_without_network_and_missing_ones_are_err
     assert gaps.ret == 1
     gaps.assert_outcomes(passed=2, errors=2)
     gaps.stdout.fnmatch_lines(["*request failed: no recorded response in*partial.jsonl for model 'fake-model'*"])
+
+
+def write_replay(path: Path, good: int, total: int) -> Path:
+    """A replay file answering ``case-0`` .. ``case-{total-1}`` for fake-model, the first ``good`` well."""
+    lines = [json.dumps({"model": "fake-model", "case_id": f"case-{i}", "content": GOOD if i < good else BAD})
+             for i in range(total)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def far_folder(project: pytest.Pytester) -> Iterator[Path]:
+    """A folder sharing no ancestor but / with the project (like /tmp/h4 and /work/main)."""
+    for base in ("/var/tmp", "/dev/shm", str(Path.home())):
+        if os.path.commonpath([base, project.path]) == "/" and os.access(base, os.W_OK):
+            with tempfile.TemporaryDirectory(dir=base, prefix="gerbil-eval-test-") as folder:
+                yield Path(folder)
+            return
+    pytest.skip("no writable folder outside the project's top-level folder")
+
+
+def test_a_replay_file_outside_the_project_does_not_move_the_case_files_node_ids(project, far_folder):
+    """pytest picks its rootdir before our options exist, so it takes ``--replay FILE``'s value
+    for a test path and roots the run in FILE's folder; the cases must still show as
+    ``cases/hash.yaml``, not as a path resolved against that folder."""
+    outside = far_folder
+    replay = write_replay(outside / "replay.jsonl", 3, 4)
+    result = project.runpytest("--replay", str(replay), "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines([f"rootdir: {outside}"])  # the situation H4 ran into
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["FAILED cases/hash.yaml::case-3[[]fake-model[]]*"])
+    collected = project.runpytest("--replay", str(replay), "-p", "no:cacheprovider", "--collect-only", "-q")
+    assert f"{project.path / 'cases' / 'hash.yaml'}::case-0[fake-model]" in collected.stdout.lines
+
+
+@pytest.mark.parametrize("given", ["{project}/cases/hash.yaml", "../cases"], ids=["absolute-file", "relative-folder"])
+def test_cases_outside_the_rootdir_are_named_by_the_path_as_given(project, monkeypatch, given):
+    """Run from another folder, with the cases under neither it nor any ini file's folder: the
+    node ids start with the --cases path as given (pytest's own would be empty or folder-relative)."""
+    given = given.format(project=project.path)
+    (project.path / "elsewhere").mkdir()
+    monkeypatch.chdir(project.path / "elsewhere")
+    replay = write_replay(project.path / "elsewhere" / "replay.jsonl", 3, 4)
+    result = project.runpytest(f"--replay={replay}", f"--cases={given}", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3, failed=1)
+    shown = given if given.endswith(".yaml") else f"{given}/hash.yaml"
+    result.stdout.fnmatch_lines([f"FAILED {shown}::case-3[[]fake-model[]]*"])
+    collected = project.runpytest(f"--replay={replay}", f"--cases={given}", "-p", "no:cacheprovider", "--collect-only", "-q")
+    assert f"{shown}::case-0[fake-model]" in collected.stdout.lines
 
 
 def test_xdist_workers_fetch_their_items_and_the_controller_writes_one_report_on_standin_server(project):
