@@ -96,6 +96,37 @@ def test_without_options_the_plugin_collects_and_writes_nothing(project):
     assert [line for line in result.stdout.lines if "gerbil" in line and not line.startswith("plugins:")] == []
 
 
+def test_a_run_without_options_loads_the_plugin_but_not_the_case_machinery(project):
+    """The plugin is loaded by every pytest run in the environment (pytest11 entry point):
+    without our options it must not pay for YAML, the reader and the scorer."""
+    project.makepyfile(test_modules="""
+        import sys
+
+        def test_only_the_plugin_is_loaded():
+            assert "gerbil_eval.plugin" in sys.modules
+            heavy = {"yaml", "gerbil_eval.cases", "gerbil_eval.scoring", "gerbil_eval.lint", "gerbil_eval.reader"}
+            assert sorted(heavy & set(sys.modules)) == []
+    """)
+    project.runpytest_subprocess("-p", "no:cacheprovider", "test_modules.py").assert_outcomes(passed=1)
+
+
+def test_the_lazy_public_names_import_as_before():
+    """``gerbil_eval`` imports its public names on first use; what users import must not change."""
+    import gerbil_eval
+    from gerbil_eval.cases import load_cases
+    from gerbil_eval.scoring import score_answer
+
+    assert gerbil_eval.__all__ == [
+        "Assertion", "AssertionResult", "Case", "CaseError", "CaseScore", "GerbilEvalError", "InfraError",
+        "LintProblem", "lint_cases", "load_cases", "read", "read_gerbil", "score_answer"]
+    star: dict[str, object] = {}
+    exec("from gerbil_eval import *", star)
+    assert set(gerbil_eval.__all__) <= set(star) and set(gerbil_eval.__all__) <= set(dir(gerbil_eval))
+    assert star["load_cases"] is load_cases and star["score_answer"] is score_answer
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        gerbil_eval.nothing  # noqa: B018
+
+
 def test_model_collects_one_item_per_case_and_skips_project_tests_on_standin_server(project):
     with FakeOpenAI() as server:
         result = project.runpytest(*args(server, "--collect-only", "-q"))
