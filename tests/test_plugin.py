@@ -24,10 +24,13 @@ from gerbil_eval.errors import EXIT_INFRA, InfraError
 from tests.fake_openai import FakeOpenAI, asked
 
 # pytester's inline runs drop every module first imported during them. numpy (the report's
-# chart) cannot be loaded twice in one process, and a second copy of httpcore makes its
-# exceptions escape httpx's mapping; so the report and network stacks are loaded up front.
+# chart) cannot be loaded twice in one process, a second copy of httpcore makes its
+# exceptions escape httpx's mapping, and a second PyYAML meets its first C extension
+# ("could not determine a constructor for the tag None"); so the report, network and
+# case-loading stacks are loaded up front (``import gerbil_eval`` no longer loads the last).
 matplotlib.use("Agg")
 import matplotlib.pyplot  # noqa: E402,F401
+import gerbil_eval.cases  # noqa: E402,F401
 
 
 @pytest.fixture(scope="module", autouse=True)
