@@ -1,3 +1,7 @@
-"""Project-wide pytest set-up: the plugin tests drive inner pytest runs through ``pytester``."""
+"""Project-wide pytest set-up.
 
-pytest_plugins = ("pytester",)
+The plugin tests drive inner pytest runs through ``pytester``, which pyproject.toml
+enables with ``-p pytester`` rather than ``pytest_plugins`` here: running the shipped
+cases from another folder (``pytest --model M --cases <repo>/cases``) loads this file
+during collection, where pytest refuses a ``pytest_plugins`` definition.
+"""

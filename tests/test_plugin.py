@@ -342,6 +342,17 @@ def test_cases_outside_the_rootdir_are_named_by_the_path_as_given(project, monke
     assert f"{shown}::case-0[fake-model]" in collected.stdout.lines
 
 
+def test_the_shipped_cases_can_be_run_from_another_folder(tmp_path):
+    """Collecting cases/ from outside the repository loads the repository's conftest.py on the
+    way, after configuration; it must hold nothing pytest refuses there (pytest_plugins)."""
+    repo = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-m", "pytest", "--model", "m", "--cases", str(repo / "cases" / "hash-tables.yaml"),
+                             "--collect-only", "-q", "-p", "no:cacheprovider"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "cases/hash-tables.yaml::hash-iteration[m]" in result.stdout.splitlines()
+
+
 def test_xdist_workers_fetch_their_items_and_the_controller_writes_one_report_on_standin_server(project):
     (project.path / "cases" / "hash.yaml").write_text(case_yaml(12))
     with FakeOpenAI(answers=answers(11, 12), delay=0.2) as server:
