@@ -90,8 +90,12 @@ class RunOptions:
 
     @property
     def active(self) -> bool:
-        """True when the plugin should collect and run cases at all."""
-        return bool(self.models or self.baselines or self.replay or self.serve)
+        """True when the plugin should collect and run cases at all.
+
+        ``--serve-lora``/``--serve-alias`` alone activate it too, so that their missing
+        ``--serve`` is reported instead of the flags being ignored silently.
+        """
+        return bool(self.models or self.baselines or self.replay or self.serve or self.serve_lora or self.serve_alias)
 
 
 def _env(name: str) -> str | None:

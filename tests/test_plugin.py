@@ -205,13 +205,15 @@ def test_usage_errors_exit_4_with_one_line(project):
     bad_case = project.runpytest("--model", "m", "--cases", "bad")
     bad_flag = project.runpytest("--model", "m", "--samples", "0")
     lora_alone = project.runpytest("--model", "m", "--serve-lora", "x.gguf")
-    for result in (missing, bad_case, bad_flag, lora_alone):
+    only_lora = project.runpytest("--serve-lora", "x.gguf")  # no --model: still not silently ignored
+    for result in (missing, bad_case, bad_flag, lora_alone, only_lora):
         assert result.ret == 4
         assert "Traceback" not in result.stderr.str()
     missing.stderr.fnmatch_lines(["ERROR: --cases nowhere: no such file or folder*"])
     bad_case.stderr.fnmatch_lines(["ERROR: *x.yaml*id*kebab*"])
-    assert [line for line in lora_alone.stderr.lines if line.strip()] == [
-        "ERROR: --serve-lora needs --serve GGUF (the model it applies to)"]
+    for result in (lora_alone, only_lora):
+        assert [line for line in result.stderr.lines if line.strip()] == [
+            "ERROR: --serve-lora needs --serve GGUF (the model it applies to)"]
     assert not any((project.path / "reports").iterdir())  # nor an empty run folder
 
 
