@@ -55,11 +55,16 @@ def load_state(workdir: Path) -> PipelineState:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise GerbilEvalError(f"{path}: unreadable pipeline state ({exc}); fix or delete the file") from None
+    if not isinstance(raw, dict):
+        raise GerbilEvalError(f"{path}: not a pipeline state (a JSON object is expected); fix or delete the file")
     known = {f.name for f in fields(PipelineState)}
     unknown = sorted(set(raw) - known)
-    if not isinstance(raw, dict) or unknown:
+    if unknown:
         raise GerbilEvalError(f"{path}: unknown keys {unknown}; this file was not written by this pipeline version")
-    return PipelineState(**raw)
+    state = PipelineState(**raw)
+    if not isinstance(state.deployment, dict) or not isinstance(state.completed_steps, list):
+        raise GerbilEvalError(f"{path}: \"deployment\" must be an object and \"completed_steps\" a list; fix or delete the file")
+    return state
 
 
 def save_state(workdir: Path, state: PipelineState) -> Path:

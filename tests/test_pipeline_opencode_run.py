@@ -148,3 +148,33 @@ def test_run_resumes_after_the_last_completed_step_and_stops_on_failure(tmp_path
     args = parser.parse_args(parser_args + ["--from", "gate"])
     assert run_mod.run(args, call=fake_call) == 0
     assert len(calls) == 1 and calls[0][1:3] == ["-m", "pytest"]
+
+
+def test_run_skips_a_step_done_by_hand_and_from_reruns_it(tmp_path: Path) -> None:
+    """`pipeline train` run by hand marks only "train": `pipeline run` rebuilds data, then must not start a second job."""
+    import argparse
+
+    from pipeline import run as run_mod
+
+    (tmp_path / "pipeline-state.json").write_text(json.dumps({"completed_steps": ["train"], "job_id": "ft-1"}))
+    calls: list[list[str]] = []
+
+    def fake_call(cmd: list[str]) -> int:
+        calls.append(cmd)
+        return 3 if "status" in cmd else 0
+
+    parser = argparse.ArgumentParser()
+    run_mod.add_arguments(parser)
+    assert run_mod.run(parser.parse_args(["--workdir", str(tmp_path)]), call=fake_call) == 3
+    assert [c[3] for c in calls] == ["data", "status"]
+    calls.clear()
+    assert run_mod.run(parser.parse_args(["--workdir", str(tmp_path), "--from", "train"]), call=fake_call) == 3
+    assert [c[3] for c in calls] == ["train", "status"]
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", '"x"', '{"deployment": null}', '{"completed_steps": "train"}'])
+def test_a_damaged_state_file_is_one_line(tmp_path: Path, text: str) -> None:
+    (tmp_path / "pipeline-state.json").write_text(text)
+    result = pipeline("status", "--workdir", str(tmp_path))
+    assert result.returncode == 4, result.stderr
+    assert result.stderr.count("\n") == 1 and "pipeline-state.json" in result.stderr and "Traceback" not in result.stderr
