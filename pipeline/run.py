@@ -2,8 +2,10 @@
 
 data -> train -> watch -> download -> convert -> deploy -> gate. Each step is
 the same command a user could run alone (``python -m pipeline <step> ...``),
-so the chain adds only ordering and resumption: without ``--from`` it starts at
-the first step the state file does not mark done. ``--dry-run`` prints every
+so the chain adds only ordering and resumption: without ``--from`` it runs the
+steps the state file does not mark done, in order (a step run by hand, such as
+``pipeline train``, is not run again); ``--from STEP`` runs STEP and every step
+after it. ``--dry-run`` prints every
 step's command (and the fine-tune request) with no side effects, no network and
 no key. The gate is the harness itself: the new model against its base with
 the release gates, exit 1 when quality regresses.
@@ -32,7 +34,7 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_workdir_argument(p)
     p.add_argument("--from", dest="from_step", choices=STEPS, default=None,
-                   help="start at this step (default: the first step not yet done in the state file)")
+                   help="run this step and every later one (default: only the steps the state file does not mark done)")
     p.add_argument("--dry-run", action="store_true", help="print every step's command; no side effects, no network, no key")
     p.add_argument("--cookbook", type=Path, default=SHARED_DATA / "gerbil-mcp" / "cookbooks.json",
                    help="gerbil-mcp cookbooks.json for the data step")
@@ -95,6 +97,9 @@ def run(args: argparse.Namespace, call: Callable[[list[str]], int] = subprocess.
     start = first_step(args, state.completed_steps)
     for step in STEPS[STEPS.index(start):]:
         state = load_state(args.workdir)
+        if not args.from_step and step != start and step in state.completed_steps:
+            print(f"==> {step}: done already (--from {step} runs it again)", flush=True)
+            continue
         cmd = step_commands(args, state.adapter_dir)[step]
         print(f"==> {step}: {shlex.join(cmd)}", flush=True)
         if args.dry_run:
