@@ -435,6 +435,15 @@ class EvalRun:
         return row
 
     # -- reporting ------------------------------------------------------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        """A failed request is raised in setup (so the item is an error, not a failure), where
+        pytest prints its own traceback and never asks ``repr_failure``: show its one line instead."""
+        report = yield
+        if call.excinfo is not None and isinstance(call.excinfo.value, RequestError):
+            report.longrepr = str(call.excinfo.value)
+        return report
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in report.user_properties:
             if name == ROW_PROPERTY:

@@ -236,6 +236,7 @@ def test_request_failing_after_retries_is_an_error_item_listed_in_the_summary_on
     assert result.ret == 1
     result.assert_outcomes(passed=3, errors=1)
     result.stdout.fnmatch_lines(["*case-1[[]fake-model[]]: request failed: HTTP 500*(after 2 attempts)*"])
+    assert "CallInfo" not in result.stdout.str()  # one line, not a traceback through pytest's runner
     summary = results(project)["summary"]["fake-model"]
     assert summary["errors"] == 1 and summary["error_cases"] == ["case-1"] and summary["pass_rate"] == 1.0
 
@@ -293,6 +294,7 @@ def test_replay_scores_a_runs_responses_without_network_and_missing_ones_are_err
     assert gaps.ret == 1
     gaps.assert_outcomes(passed=2, errors=2)
     gaps.stdout.fnmatch_lines(["*request failed: no recorded response in*partial.jsonl for model 'fake-model'*"])
+    assert "CallInfo" not in gaps.stdout.str()
 
 
 def write_replay(path: Path, good: int, total: int) -> Path:
