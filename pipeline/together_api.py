@@ -44,7 +44,7 @@ def together_errors(action: str, api_key: str | None) -> Iterator[None]:
     try:
         yield
     except together.AuthenticationError:
-        raise GerbilEvalError(f"{action}: Together rejected the API key (401); check TOGETHER_API_KEY") from None
+        raise GerbilEvalError(f"{action}: Together rejected the API key (401); check $TOGETHER_API_KEY or --api-key-file") from None
     except together.PermissionDeniedError:
         raise GerbilEvalError(f"{action}: permission denied by Together (403)") from None
     except together.NotFoundError as exc:
@@ -53,6 +53,9 @@ def together_errors(action: str, api_key: str | None) -> Iterator[None]:
         raise GerbilEvalError(redact(f"{action}: Together answered {exc.status_code}: {_body_message(exc)}", api_key)) from None
     except together.APIConnectionError as exc:
         raise GerbilEvalError(redact(f"{action}: cannot reach Together ({exc})", api_key)) from None
+    except together.TogetherError as exc:  # the SDK's own checks, e.g. FileTypeError with a multi-line report
+        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise GerbilEvalError(redact(f"{action}: {first.strip()} ({type(exc).__name__})", api_key)) from None
 
 
 def _body_message(exc: Any) -> str:

@@ -205,3 +205,18 @@ def test_invalid_training_file_is_refused_locally_naming_the_record(standin, wor
     result = pipeline(standin, "train", "--workdir", str(workdir))
     assert result.returncode == 4 and "line 2" in result.stderr, result.stderr
     assert standin.requests == []
+
+
+def test_an_sdk_check_failure_is_one_redacted_line() -> None:
+    """The SDK's own file check raises FileTypeError with a multi-line report: one line, key never shown."""
+    import together
+
+    from gerbil_eval.errors import GerbilEvalError
+    from pipeline.together_api import together_errors
+
+    with pytest.raises(GerbilEvalError) as info:
+        with together_errors("upload of data.jsonl", KEY):
+            raise together.FileTypeError(f"Invalid file supplied, failed to upload {KEY}. Report:\n{{'is_check_passed': False}}")
+    message = str(info.value)
+    assert "\n" not in message and KEY not in message
+    assert message.startswith("upload of data.jsonl: Invalid file supplied") and "FileTypeError" in message
