@@ -16,12 +16,22 @@ from .errors import GerbilEvalError
 from .results import Response
 
 
+#: Optional recorded fields and the types the summary can use (checked, so a bad one is a
+#: one-line error here rather than a traceback while the reports are computed).
+METRIC_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "finish_reason": str, "prompt_tokens": int, "completion_tokens": int, "total_tokens": int,
+    "latency_s": (int, float), "ttft_s": (int, float)}
+METRIC_KINDS: dict[type | tuple[type, ...], str] = {str: "a string", int: "an integer", (int, float): "a number"}
+
+
 def load_replay(path: Path) -> dict[tuple[str, str, int], Response]:
     """Read a replay file into ``{(model, case_id, sample): Response}``; bad lines are one-line errors."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise GerbilEvalError(f"--replay {path}: cannot read it ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise GerbilEvalError(f"--replay {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     answers: dict[tuple[str, str, int], Response] = {}
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -43,12 +53,15 @@ def load_replay(path: Path) -> dict[tuple[str, str, int], Response]:
         error = record.get("error")
         if not isinstance(content, str) and not error:
             raise GerbilEvalError(f"{where}: field 'content' must be a string (the recorded answer)")
+        for field, kinds in METRIC_FIELDS.items():
+            value = record.get(field)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
+                raise GerbilEvalError(f"{where}: field {field!r} must be {METRIC_KINDS[kinds]} or null, got {value!r}")
         response = Response(
             model=record["model"], case_id=record["case_id"], sample=sample,
             content=content if isinstance(content, str) else None,
             error=str(error) if error and not isinstance(content, str) else None,
-            **{k: record.get(k) for k in ("finish_reason", "prompt_tokens", "completion_tokens", "total_tokens",
-                                           "latency_s", "ttft_s")},
+            **{k: record.get(k) for k in METRIC_FIELDS},
         )
         answers[response.key] = response
     return answers

@@ -38,6 +38,10 @@ def test_a_recorded_failure_replays_as_an_error(tmp_path):
     ({"case_id": "c", "content": "x"}, "answers.jsonl:2: field 'model' must be a non-empty string"),
     ({"model": "m", "case_id": "c", "sample": -1, "content": "x"}, "answers.jsonl:2: field 'sample' must be an integer >= 0"),
     ({"model": "m", "case_id": "c", "content": 3}, "answers.jsonl:2: field 'content' must be a string"),
+    ({"model": "m", "case_id": "c", "content": "x", "latency_s": "slow"},
+     "answers.jsonl:2: field 'latency_s' must be a number or null, got 'slow'"),
+    ({"model": "m", "case_id": "c", "content": "x", "completion_tokens": 1.5},
+     "answers.jsonl:2: field 'completion_tokens' must be an integer or null"),
 ])
 def test_bad_lines_are_one_line_errors_naming_file_and_line(tmp_path, line, message):
     path = write(tmp_path, {"model": "m", "case_id": "ok", "content": "x"}, line)
@@ -49,3 +53,10 @@ def test_bad_lines_are_one_line_errors_naming_file_and_line(tmp_path, line, mess
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(GerbilEvalError, match="--replay .*nope.jsonl: cannot read it"):
         load_replay(tmp_path / "nope.jsonl")
+
+
+def test_a_file_that_is_not_utf8_is_a_clear_error(tmp_path):
+    path = tmp_path / "answers.jsonl"
+    path.write_bytes(b'{"model": "m", "case_id": "c", "content": "\xff"}\n')
+    with pytest.raises(GerbilEvalError, match=r"--replay .*answers.jsonl: not UTF-8 text \(invalid start byte at byte \d+\)"):
+        load_replay(path)
