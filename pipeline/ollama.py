@@ -98,20 +98,30 @@ def create_via_http(model: OllamaModel, host: str) -> None:
     import httpx
 
     digest = file_digest(model.adapter)
-    with httpx.Client(base_url=host, timeout=600) as client:
-        if client.head(f"/api/blobs/{digest}").status_code != 200:
-            with open(model.adapter, "rb") as fh:
-                response = client.post(f"/api/blobs/{digest}", content=fh)
-            if response.status_code not in (200, 201):
-                raise GerbilEvalError(f"Ollama refused the adapter blob ({response.status_code}): {response.text.strip()}")
-        payload = {
-            "model": model.name, "from": model.base, "adapters": {Path(model.adapter).name: digest},
-            "template": QWEN25_TEMPLATE, "parameters": {"stop": list(QWEN25_STOPS), "num_ctx": model.num_ctx},
-            "stream": False,
-        }
-        response = client.post("/api/create", json=payload)
-        if response.status_code != 200:
-            raise GerbilEvalError(f"Ollama could not create {model.name} ({response.status_code}): {response.text.strip()}")
+    try:
+        with httpx.Client(base_url=host, timeout=600) as client:
+            if client.head(f"/api/blobs/{digest}").status_code != 200:
+                with open(model.adapter, "rb") as fh:
+                    response = client.post(f"/api/blobs/{digest}", content=fh)
+                if response.status_code not in (200, 201):
+                    raise GerbilEvalError(f"Ollama refused the adapter blob ({response.status_code}): {_one_line(response.text)}")
+            payload = {
+                "model": model.name, "from": model.base, "adapters": {Path(model.adapter).name: digest},
+                "template": QWEN25_TEMPLATE, "parameters": {"stop": list(QWEN25_STOPS), "num_ctx": model.num_ctx},
+                "stream": False,
+            }
+            response = client.post("/api/create", json=payload)
+            if response.status_code != 200:
+                raise GerbilEvalError(f"Ollama could not create {model.name} ({response.status_code}): {_one_line(response.text)}")
+    except httpx.HTTPError as exc:
+        raise GerbilEvalError(f"Ollama at {host} stopped answering while creating {model.name} "
+                              f"({exc.__class__.__name__}); check `ollama serve` and run deploy again") from None
+
+
+def _one_line(text: str) -> str:
+    """The last non-empty line of a server's or CLI's output (where the error is), or a placeholder."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "(no output)"
 
 
 def create_via_cli(model: OllamaModel, modelfile: Path, host: str) -> None:
@@ -121,7 +131,7 @@ def create_via_cli(model: OllamaModel, modelfile: Path, host: str) -> None:
     proc = subprocess.run(["ollama", "create", model.name, "-f", str(modelfile)], env=env,
                           capture_output=True, text=True)
     if proc.returncode != 0:
-        raise GerbilEvalError(f"`ollama create {model.name}` failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+        raise GerbilEvalError(f"`ollama create {model.name}` failed (exit {proc.returncode}): {_one_line(proc.stderr or proc.stdout)}")
 
 
 def deploy(model: OllamaModel, modelfile: Path, host: str = DEFAULT_HOST, force: bool = False,

@@ -151,3 +151,19 @@ def test_modelfile_has_template_stops_and_context(tmp_path) -> None:
     text = modelfile_text(OllamaModel(name="m", base="qwen2.5:7b", adapter=tmp_path / "a.gguf", num_ctx=16384))
     assert 'TEMPLATE """' in text and "{{ .Content }}<|im_end|>" in text
     assert 'PARAMETER stop "<|im_end|>"' in text and "PARAMETER num_ctx 16384" in text
+
+
+def test_a_failing_ollama_cli_is_one_line_with_its_last_message(ollama, adapter, tmp_path) -> None:
+    """With the CLI installed, its failure is reported as its own last line, not a Python list."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "ollama"
+    fake.write_text("#!/bin/sh\necho 'pulling manifest' >&2\necho 'Error: unsupported architecture' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    env = dict(os.environ, PATH=f"{bin_dir}:/usr/bin:/bin")
+    result = subprocess.run([sys.executable, "-m", "pipeline", "deploy", "ollama", "--workdir", str(tmp_path / "run"),
+                             "--adapter", str(adapter), "--host", ollama.host], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 4
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.rstrip().endswith("failed (exit 1): Error: unsupported architecture")
