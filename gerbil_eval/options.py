@@ -43,12 +43,13 @@ class ModelSpec:
 
 def parse_model_spec(text: str, default_base_url: str, role: str = "candidate") -> ModelSpec:
     """Parse ``NAME`` or ``NAME@URL`` (the URL is an OpenAI-compatible base URL)."""
+    flag = "--baseline" if role == "baseline" else "--model"
     name, sep, url = text.partition("@")
     name = name.strip()
     if not name or (sep and not url.strip()):
-        raise GerbilEvalError(f"--{'baseline' if role == 'baseline' else 'model'} {text!r}: expected NAME or NAME@URL")
+        raise GerbilEvalError(f"{flag} {text!r}: expected NAME or NAME@URL")
     if sep and not url.startswith(("http://", "https://")):
-        raise GerbilEvalError(f"--model {text!r}: the URL after @ must start with http:// or https://")
+        raise GerbilEvalError(f"{flag} {text!r}: the URL after @ must start with http:// or https://")
     return ModelSpec(name=name, base_url=(url.strip() if sep else default_base_url).rstrip("/"), role=role)
 
 
@@ -155,8 +156,13 @@ def options_from_config(config: Any) -> RunOptions:
     base_url = (get("--base-url") or _env("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
     models = tuple(parse_model_spec(m, base_url) for m in get("--model"))
     baselines = tuple(parse_model_spec(m, base_url, role="baseline") for m in get("--baseline"))
-    for name in ("--samples", "--concurrency"):
-        if get(name) < 1:
+    seen: set[str] = set()
+    for spec in (*models, *baselines):
+        if spec.label in seen:  # item ids, answers and result rows are keyed by the name
+            raise GerbilEvalError(f"model {spec.label!r} is given twice (--model/--baseline); give each model once")
+        seen.add(spec.label)
+    for name in ("--samples", "--concurrency", "--max-tokens"):
+        if get(name) is not None and get(name) < 1:
             raise GerbilEvalError(f"{name} must be at least 1, got {get(name)}")
     if get("--retries") < 0:
         raise GerbilEvalError(f"--retries must be 0 or more, got {get('--retries')}")

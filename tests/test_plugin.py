@@ -206,9 +206,15 @@ def test_usage_errors_exit_4_with_one_line(project):
     bad_flag = project.runpytest("--model", "m", "--samples", "0")
     lora_alone = project.runpytest("--model", "m", "--serve-lora", "x.gguf")
     only_lora = project.runpytest("--serve-lora", "x.gguf")  # no --model: still not silently ignored
-    for result in (missing, bad_case, bad_flag, lora_alone, only_lora):
+    twice = project.runpytest("--model", "m", "--baseline", "m@http://127.0.0.1:9/v1")
+    no_tokens = project.runpytest("--model", "m", "--max-tokens", "0")
+    bad_baseline = project.runpytest("--baseline", "m@ftp://x")
+    for result in (missing, bad_case, bad_flag, lora_alone, only_lora, twice, no_tokens, bad_baseline):
         assert result.ret == 4
         assert "Traceback" not in result.stderr.str()
+    twice.stderr.fnmatch_lines(["ERROR: model 'm' is given twice (--model/--baseline); give each model once"])
+    no_tokens.stderr.fnmatch_lines(["ERROR: --max-tokens must be at least 1, got 0"])
+    bad_baseline.stderr.fnmatch_lines(["ERROR: --baseline 'm@ftp://x': the URL after @ must start with http*"])
     missing.stderr.fnmatch_lines(["ERROR: --cases nowhere: no such file or folder*"])
     bad_case.stderr.fnmatch_lines(["ERROR: *x.yaml*id*kebab*"])
     for result in (lora_alone, only_lora):
