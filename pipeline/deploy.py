@@ -17,7 +17,7 @@ from pathlib import Path
 from gerbil_eval.errors import GerbilEvalError
 
 from .ollama import DEFAULT_HOST, OllamaModel, deploy as deploy_ollama
-from .state import add_workdir_argument, load_state, save_state
+from .state import ADAPTER_GGUF, add_workdir_argument, load_state, save_state
 
 DEFAULT_OLLAMA_BASE = "qwen2.5:7b-instruct"
 
@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_workdir_argument(o)
     o.add_argument("--name", default="gerbil-qwen", help="Ollama model name to create (default gerbil-qwen)")
     o.add_argument("--base", default=DEFAULT_OLLAMA_BASE, help=f"Ollama base model (default {DEFAULT_OLLAMA_BASE})")
-    o.add_argument("--adapter", type=Path, default=None, help="GGUF adapter (default: the one `pipeline convert` recorded)")
+    o.add_argument("--adapter", type=Path, default=None, help=f"GGUF adapter (default: the one `pipeline run` recorded, else WORKDIR/{ADAPTER_GGUF})")
     o.add_argument("--num-ctx", type=int, default=32768, help="context length (PARAMETER num_ctx, default 32768)")
     o.add_argument("--host", default=DEFAULT_HOST, help=f"Ollama server (default {DEFAULT_HOST})")
     o.add_argument("--force", action="store_true", help="create even on an Ollama version reported to reject adapters")
@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s = sub.add_parser("llama-server", help="serve base GGUF + adapter on a local llama.cpp server (foreground)")
     add_workdir_argument(s)
     s.add_argument("--gguf", type=Path, required=True, help="base model GGUF (e.g. qwen2.5-7b-instruct-q4_k_m.gguf)")
-    s.add_argument("--adapter", type=Path, default=None, help="GGUF adapter (default: the one `pipeline convert` recorded)")
+    s.add_argument("--adapter", type=Path, default=None, help=f"GGUF adapter (default: the one `pipeline run` recorded, else WORKDIR/{ADAPTER_GGUF})")
     s.add_argument("--alias", default="gerbil-qwen", help="model id the server reports (default gerbil-qwen)")
     s.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
     s.add_argument("--ctx", type=int, default=8192, help="context length (default 8192)")
@@ -46,11 +46,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _adapter(args: argparse.Namespace, recorded: str | None) -> Path:
-    adapter = args.adapter or (Path(recorded) if recorded else None)
-    if adapter is None:
-        raise GerbilEvalError("no GGUF adapter: run `python -m pipeline convert` first or pass --adapter")
+    """--adapter, else the one `pipeline run` recorded, else WORKDIR/adapter.gguf (`pipeline convert` records nothing)."""
+    adapter = args.adapter or Path(recorded or Path(args.workdir) / ADAPTER_GGUF)
     if not adapter.is_file():
-        raise GerbilEvalError(f"{adapter}: no such adapter file")
+        hint = "" if args.adapter else f"; run `python -m pipeline convert ADAPTER_DIR -o {adapter}` first or pass --adapter"
+        raise GerbilEvalError(f"{adapter}: no such adapter file{hint}")
     return adapter
 
 

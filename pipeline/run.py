@@ -24,7 +24,7 @@ from gerbil_eval.errors import GerbilEvalError
 
 from .deploy import DEFAULT_OLLAMA_BASE
 from .ollama import DEFAULT_HOST
-from .state import add_workdir_argument, load_state, save_state
+from .state import ADAPTER_GGUF, add_workdir_argument, load_state, save_state
 from .together_train import DEFAULT_BASE, DATA_SUBDIR
 
 STEPS = ("data", "train", "watch", "download", "convert", "deploy", "gate")
@@ -57,7 +57,7 @@ def step_commands(args: argparse.Namespace, adapter_dir: str | None) -> dict[str
     pipe = [sys.executable, "-m", "pipeline"]
     workdir = ["--workdir", str(args.workdir)]
     key = ["--api-key-file", str(args.api_key_file)] if args.api_key_file else []
-    gguf = str(Path(args.workdir) / "adapter.gguf")
+    gguf = str(Path(args.workdir) / ADAPTER_GGUF)
     docs = [a for d in (args.docs or [SHARED_DATA / "gerbil-docs"]) for a in ("--docs", str(d))]
     gate = shlex.split(args.gate)
     if args.target == "ollama":

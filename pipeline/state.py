@@ -17,6 +17,8 @@ from gerbil_eval.fileio import write_json_atomic
 
 STATE_FILE = "pipeline-state.json"
 DEFAULT_WORKDIR = Path("pipeline-run")
+#: Where `pipeline run` writes the GGUF adapter, and where `pipeline deploy` looks when none is recorded.
+ADAPTER_GGUF = "adapter.gguf"
 
 
 @dataclass

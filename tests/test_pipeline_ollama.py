@@ -167,3 +167,16 @@ def test_a_failing_ollama_cli_is_one_line_with_its_last_message(ollama, adapter,
     assert result.returncode == 4
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.rstrip().endswith("failed (exit 1): Error: unsupported architecture")
+
+
+def test_without_adapter_deploy_takes_workdir_adapter_gguf_as_the_readme_flow_writes_it(ollama, tmp_path) -> None:
+    """README: `pipeline convert ... -o pipeline-run/adapter.gguf` records nothing, then `pipeline deploy ollama`."""
+    workdir = tmp_path / "run"
+    missing = deploy("--workdir", str(workdir), "--host", ollama.host)
+    assert missing.returncode == 4 and missing.stderr.count("\n") == 1
+    assert f"{workdir / 'adapter.gguf'}: no such adapter file" in missing.stderr and "pipeline convert" in missing.stderr
+    workdir.mkdir()
+    (workdir / "adapter.gguf").write_bytes(b"GGUF" + os.urandom(64))
+    result = deploy("--workdir", str(workdir), "--host", ollama.host)
+    assert result.returncode == 0, result.stderr
+    assert list(ollama.created[0]["adapters"]) == ["adapter.gguf"]
