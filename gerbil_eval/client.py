@@ -210,22 +210,38 @@ class ChatClient:
                 payload = line[5:].strip()
                 if payload == "[DONE]":
                     break
-                try:
+                try:  # JSON of another shape (a list, a string delta...) is as malformed as no JSON
                     event = json.loads(payload)
-                except ValueError:
+                    usage = _usage(event) or usage
+                    for choice in event.get("choices") or ():
+                        text = (choice.get("delta") or {}).get("content")
+                        if text:
+                            if ttft is None:
+                                ttft = time.perf_counter() - start
+                            parts.append(_text(text))
+                        finish = choice.get("finish_reason") or finish
+                except (ValueError, AttributeError, TypeError):
                     raise _Retryable(f"malformed stream event: {payload[:80]!r}") from None
-                usage = event.get("usage") or usage
-                for choice in event.get("choices") or ():
-                    text = (choice.get("delta") or {}).get("content")
-                    if text:
-                        if ttft is None:
-                            ttft = time.perf_counter() - start
-                        parts.append(text)
-                    finish = choice.get("finish_reason") or finish
             else:
                 raise _Retryable("stream ended before [DONE]")
         return Completion("".join(parts), finish, usage.get("prompt_tokens"), usage.get("completion_tokens"),
                           usage.get("total_tokens"), time.perf_counter() - start, ttft)
+
+
+def _text(value: Any) -> str:
+    """Answer text as sent; TypeError for anything that is not a string."""
+    if not isinstance(value, str):
+        raise TypeError("content is not a string")
+    return value
+
+
+def _usage(data: dict[str, Any]) -> dict[str, Any]:
+    """The ``usage`` object of a body or stream event ({} when absent); TypeError when it is not an object."""
+    usage = data.get("usage") or {}
+    if not isinstance(usage, dict):
+        raise TypeError("usage is not an object")
+    return usage
+
 
 class _StreamRefused(Exception):
     """The endpoint answered a streaming request with 400: retry without streaming."""
@@ -236,9 +252,9 @@ def _parse_body(response: httpx.Response, start: float) -> Completion:
     try:
         data = response.json()
         choice = data["choices"][0]
-        content = choice["message"].get("content") or ""
+        content = _text(choice["message"].get("content") or "")
+        usage = _usage(data)
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         raise _Retryable(f"malformed response body: {response.text[:80]!r}") from None
-    usage = data.get("usage") or {}
     return Completion(content, choice.get("finish_reason"), usage.get("prompt_tokens"),
                       usage.get("completion_tokens"), usage.get("total_tokens"), time.perf_counter() - start, None)

@@ -7,6 +7,7 @@ import asyncio
 import random
 import time
 
+import httpx
 import pytest
 
 from gerbil_eval.client import BACKOFF_BASE, ChatClient, RequestFailed, backoff_delay, parse_retry_after
@@ -141,3 +142,30 @@ def test_preflight_of_an_unknown_model_is_an_infra_error_on_standin_server():
     with FakeOpenAI() as server:
         with pytest.raises(InfraError, match=r"\(model 'nope'\): unknown model or wrong URL \(HTTP 404"):
             preflight(server.url, "nope")
+
+
+@pytest.mark.parametrize("stream,body", [
+    (True, b'data: ["not", "an", "event"]\n\ndata: [DONE]\n\n'),
+    (True, b'data: {"choices": [{"delta": {"content": 3}}]}\n\ndata: [DONE]\n\n'),
+    (True, b'data: {"choices": [], "usage": [1, 2]}\n\ndata: [DONE]\n\n'),
+    (False, b'{"choices": [{"message": {"content": "x"}}], "usage": "many"}'),
+    (False, b'{"choices": [{"message": {"content": [{"type": "text"}]}}]}'),
+])
+def test_json_of_the_wrong_shape_is_a_retried_failure_not_a_crash(stream, body):
+    """Valid JSON that is not a chat completion fails the request like a body that is not JSON."""
+    async def handler(request: httpx.Request) -> httpx.Response:
+        kind = "text/event-stream" if stream else "application/json"
+        return httpx.Response(200, content=body, headers={"content-type": kind})
+
+    async def go():
+        client = ChatClient("http://endpoint.test/v1", None, 5, 1, 1)
+        client.stream = stream
+        await client.aclose()
+        client._http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+        try:
+            await client.complete("m", MESSAGES, {})
+        finally:
+            await client.aclose()
+
+    with pytest.raises(RequestFailed, match=r"malformed (stream event|response body).*\(after 2 attempts\)"):
+        asyncio.run(go())
