@@ -71,7 +71,7 @@ def step_commands(args: argparse.Namespace, adapter_dir: str | None) -> dict[str
         deploy = pipe + ["deploy", "llama-server", *workdir, "--gguf", base, "--alias", args.name,
                          "--adapter", gguf, "--record-only"]
         gate_cmd = [sys.executable, "-m", "gerbil_eval", "compare-adapter", "--gguf", base, "--adapter", gguf,
-                    "--cases", str(args.cases), *gate]
+                    "--", "--cases", str(args.cases), *gate]  # pytest's arguments go after --
     return {
         "data": pipe + ["data", "--cookbook", str(args.cookbook), *docs, "-o", str(Path(args.workdir) / DATA_SUBDIR),
                         "--cases", str(args.cases), "--decontaminate"],

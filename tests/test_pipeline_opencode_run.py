@@ -178,3 +178,23 @@ def test_a_damaged_state_file_is_one_line(tmp_path: Path, text: str) -> None:
     result = pipeline("status", "--workdir", str(tmp_path))
     assert result.returncode == 4, result.stderr
     assert result.stderr.count("\n") == 1 and "pipeline-state.json" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_llama_server_gate_command_is_accepted_by_compare_adapter(tmp_path: Path) -> None:
+    """The gate of --target llama-server passes --cases and the gate flags to pytest, after compare-adapter's --."""
+    import argparse
+
+    from gerbil_eval import compare_adapter
+    from pipeline import run as run_mod
+
+    parser = argparse.ArgumentParser()
+    run_mod.add_arguments(parser)
+    args = parser.parse_args(["--workdir", str(tmp_path), "--target", "llama-server", "--base-gguf", "base.gguf",
+                              "--gate", "--max-regression 0.02"])
+    gate = run_mod.step_commands(args, None)["gate"]
+    assert gate[1:4] == ["-m", "gerbil_eval", "compare-adapter"]
+    adapter_parser = argparse.ArgumentParser()
+    compare_adapter.add_arguments(adapter_parser)
+    parsed = adapter_parser.parse_args(gate[4:])
+    assert str(parsed.gguf) == "base.gguf" and parsed.adapter == tmp_path / "adapter.gguf"
+    assert parsed.pytest_args == ["--", "--cases", "cases", "--max-regression", "0.02"]
