@@ -79,6 +79,8 @@ def load_config(path: Path) -> dict[str, Any]:
         data = json.loads(strip_jsonc(path.read_text(encoding="utf-8")))
     except json.JSONDecodeError as exc:
         raise GerbilEvalError(f"{path}: not valid JSON/JSONC (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GerbilEvalError(f"{path}: cannot read it ({exc.__class__.__name__}: {getattr(exc, 'strerror', None) or exc})") from None
     if not isinstance(data, dict):
         raise GerbilEvalError(f"{path}: the top level must be an object")
     return data
@@ -87,18 +89,25 @@ def load_config(path: Path) -> dict[str, Any]:
 def update_config(config: dict[str, Any], provider: str, base_url: str, model: str, name: str,
                   context: int, output: int, set_default: bool) -> dict[str, Any]:
     """Return ``config`` with the provider entry added or updated; other keys untouched."""
-    providers = config.setdefault("provider", {})
-    if not isinstance(providers, dict):
-        raise GerbilEvalError('opencode.json: "provider" must be an object')
-    entry = providers.setdefault(provider, {})
+    providers = _object(config, "provider", '"provider"')
+    entry = _object(providers, provider, f'"provider.{provider}"')
     entry["npm"] = "@ai-sdk/openai-compatible"
     entry.setdefault("name", provider)
-    entry.setdefault("options", {})["baseURL"] = base_url
-    models = entry.setdefault("models", {})
-    models.setdefault(model, {}).update({"name": name, "limit": {"context": context, "output": output}})
+    _object(entry, "options", f'"provider.{provider}.options"')["baseURL"] = base_url
+    models = _object(entry, "models", f'"provider.{provider}.models"')
+    _object(models, model, f'"provider.{provider}.models.{model}"').update(
+        {"name": name, "limit": {"context": context, "output": output}})
     if set_default:
         config["model"] = f"{provider}/{model}"
     return config
+
+
+def _object(parent: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    """``parent[key]``, created empty when absent; a one-line error when the file has something else there."""
+    value = parent.setdefault(key, {})
+    if not isinstance(value, dict):
+        raise GerbilEvalError(f"opencode config: {where} must be an object, not {type(value).__name__}")
+    return value
 
 
 def served_model_ids(base_url: str) -> list[str]:

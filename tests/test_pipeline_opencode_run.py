@@ -198,3 +198,19 @@ def test_llama_server_gate_command_is_accepted_by_compare_adapter(tmp_path: Path
     parsed = adapter_parser.parse_args(gate[4:])
     assert str(parsed.gguf) == "base.gguf" and parsed.adapter == tmp_path / "adapter.gguf"
     assert parsed.pytest_args == ["--", "--cases", "cases", "--max-regression", "0.02"]
+
+
+@pytest.mark.parametrize("config", [{"provider": []}, {"provider": {"ollama": "x"}},
+                                    {"provider": {"ollama": {"options": None}}},
+                                    {"provider": {"ollama": {"models": {"m:latest": "old"}}}}])
+def test_update_config_with_a_non_object_where_one_is_needed_is_one_line(config: dict) -> None:
+    from gerbil_eval.errors import GerbilEvalError
+
+    with pytest.raises(GerbilEvalError, match="must be an object"):
+        update_config(config, "ollama", "http://h/v1", "m:latest", "m", 4096, 1024, False)
+
+
+def test_opencode_config_that_is_a_folder_is_one_line(tmp_path: Path) -> None:
+    result = pipeline("opencode", "--workdir", str(tmp_path), "--config", str(tmp_path), "--no-check",
+                      "--base-url", "http://127.0.0.1:1/v1", "--model", "m")
+    assert result.returncode == 4 and result.stderr.count("\n") == 1 and "cannot read it" in result.stderr
