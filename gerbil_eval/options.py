@@ -156,6 +156,10 @@ def options_from_config(config: Any) -> RunOptions:
     base_url = (get("--base-url") or _env("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
     models = tuple(parse_model_spec(m, base_url) for m in get("--model"))
     baselines = tuple(parse_model_spec(m, base_url, role="baseline") for m in get("--baseline"))
+    # Checked only when a model uses it: a stray $OPENAI_BASE_URL must not break unrelated pytest runs.
+    if not base_url.startswith(("http://", "https://")) and any(m.base_url == base_url for m in (*models, *baselines)):
+        source = "--base-url" if get("--base-url") else "$OPENAI_BASE_URL"
+        raise GerbilEvalError(f"{source} {base_url!r}: must start with http:// or https://")
     seen: set[str] = set()
     for spec in (*models, *baselines):
         if spec.label in seen:  # item ids, answers and result rows are keyed by the name

@@ -209,12 +209,14 @@ def test_usage_errors_exit_4_with_one_line(project):
     twice = project.runpytest("--model", "m", "--baseline", "m@http://127.0.0.1:9/v1")
     no_tokens = project.runpytest("--model", "m", "--max-tokens", "0")
     bad_baseline = project.runpytest("--baseline", "m@ftp://x")
-    for result in (missing, bad_case, bad_flag, lora_alone, only_lora, twice, no_tokens, bad_baseline):
+    no_scheme = project.runpytest("--model", "m", "--base-url", "localhost:11434/v1")
+    for result in (missing, bad_case, bad_flag, lora_alone, only_lora, twice, no_tokens, bad_baseline, no_scheme):
         assert result.ret == 4
         assert "Traceback" not in result.stderr.str()
     twice.stderr.fnmatch_lines(["ERROR: model 'm' is given twice (--model/--baseline); give each model once"])
     no_tokens.stderr.fnmatch_lines(["ERROR: --max-tokens must be at least 1, got 0"])
     bad_baseline.stderr.fnmatch_lines(["ERROR: --baseline 'm@ftp://x': the URL after @ must start with http*"])
+    no_scheme.stderr.fnmatch_lines(["ERROR: --base-url 'localhost:11434/v1': must start with http:// or https://"])
     missing.stderr.fnmatch_lines(["ERROR: --cases nowhere: no such file or folder*"])
     bad_case.stderr.fnmatch_lines(["ERROR: *x.yaml*id*kebab*"])
     for result in (lora_alone, only_lora):
