@@ -444,10 +444,16 @@ class EvalRun:
             report.longrepr = str(call.excinfo.value)
         return report
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Keep each item's row. The controller (or a run without xdist) then drops the property,
+        before junitxml writes every user property into the user's XML; a worker must keep it
+        to send the row on."""
         for name, value in report.user_properties:
             if name == ROW_PROPERTY:
                 self.rows[report.nodeid] = json.loads(value)
+        if self.worker is None:
+            report.user_properties = [p for p in report.user_properties if p[0] != ROW_PROPERTY]
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

@@ -240,9 +240,12 @@ def test_run_under_20_percent_faults_scores_every_item_and_loses_nothing_on_stan
 def test_request_failing_after_retries_is_an_error_item_listed_in_the_summary_on_standin_server(project):
     with FakeOpenAI(answers=answers(4, 4)) as server:
         server.script(["ok", "ok", "500", "500"])  # the preflight probe; then with --concurrency 1 case-1 fails twice
-        result = project.runpytest(*args(server, "--retries", "1", "--concurrency", "1"))
+        result = project.runpytest(*args(server, "--retries", "1", "--concurrency", "1", "--junitxml=junit.xml"))
     assert result.ret == 1
     result.assert_outcomes(passed=3, errors=1)
+    junit = (project.path / "junit.xml").read_text()
+    assert junit.count("<testcase ") == 4 and junit.count("<error ") == 1 and "request failed: HTTP 500" in junit
+    assert "gerbil_eval_row" not in junit
     result.stdout.fnmatch_lines(["*case-1[[]fake-model[]]: request failed: HTTP 500*(after 2 attempts)*"])
     assert "CallInfo" not in result.stdout.str()  # one line, not a traceback through pytest's runner
     summary = results(project)["summary"]["fake-model"]
@@ -368,10 +371,13 @@ def test_the_shipped_cases_can_be_run_from_another_folder(tmp_path):
 def test_xdist_workers_fetch_their_items_and_the_controller_writes_one_report_on_standin_server(project):
     (project.path / "cases" / "hash.yaml").write_text(case_yaml(12))
     with FakeOpenAI(answers=answers(11, 12), delay=0.2) as server:
-        result = project.runpytest_subprocess(*args(server, "-n", "2"))
+        result = project.runpytest_subprocess(*args(server, "-n", "2", "--junitxml=junit.xml"))
         assert sorted(asked(server)) == sorted(f"prompt {i}" for i in range(12))  # each asked once
         assert server.max_in_flight > 2  # a worker fetches the items queued to it together
     result.assert_outcomes(passed=11, failed=1)
+    junit = (project.path / "junit.xml").read_text()
+    assert junit.count("<testcase ") == 12 and junit.count("<failure ") == 1
+    assert "gerbil_eval_row" not in junit  # the workers' row transport is not the user's XML
     runs = [p for p in (project.path / "reports").iterdir() if p.name != "latest"]
     assert len(runs) == 1  # one run id, shared by both workers
     doc = results(project)
