@@ -32,6 +32,9 @@ def stream_to_file(response: Any, path: Path, label: str) -> int:
     import httpx
     from tqdm import tqdm
 
+    # Content-Length counts the bytes on the wire; with a Content-Encoding those differ from the decoded
+    # bytes written, so the check compares the wire count httpx keeps (num_bytes_downloaded).
+    wire = getattr(response, "http_response", response)
     expected = int(response.headers.get("content-length") or 0) or None
     written = 0
     with atomic_open(path, "wb") as fh, tqdm(total=expected, unit="B", unit_scale=True, desc=label,
@@ -40,11 +43,12 @@ def stream_to_file(response: Any, path: Path, label: str) -> int:
             for chunk in response.iter_bytes(1 << 20):
                 fh.write(chunk)
                 written += len(chunk)
-                bar.update(len(chunk))
+                bar.update(getattr(wire, "num_bytes_downloaded", written) - bar.n)
         except httpx.HTTPError:
             expected = expected or written + 1  # a dropped connection is a truncation even without a length
-        if expected is not None and written != expected:
-            raise GerbilEvalError(f"{label}: download truncated ({written} of {expected} bytes); run `pipeline download` again")
+        received = getattr(wire, "num_bytes_downloaded", written)
+        if expected is not None and received != expected:
+            raise GerbilEvalError(f"{label}: download truncated ({received} of {expected} bytes); run `pipeline download` again")
     return written
 
 

@@ -220,3 +220,13 @@ def test_an_sdk_check_failure_is_one_redacted_line() -> None:
     message = str(info.value)
     assert "\n" not in message and KEY not in message
     assert message.startswith("upload of data.jsonl: Invalid file supplied") and "FileTypeError" in message
+
+
+def test_download_with_content_encoding_is_not_mistaken_for_a_truncation_on_standin(standin, workdir) -> None:
+    """Content-Length counts the gzip-encoded bytes; the archive on disk is the decoded one."""
+    standin.archive = tar_zst({"model/adapter_config.json": b"{}" + b" " * 100_000, "model/adapter_model.safetensors": b"w"})
+    standin.gzip_encoding = True
+    completed_job(standin, workdir)
+    result = pipeline(standin, "download", "--workdir", str(workdir))
+    assert result.returncode == 0, result.stderr
+    assert Path(state(workdir)["adapter_archive"]).read_bytes() == standin.archive

@@ -10,7 +10,8 @@ fine-tune, on 127.0.0.1, over real HTTP:
 - ``POST /v1/fine-tunes/estimate-price``, ``POST /v1/fine-tunes``
 - ``GET  /v1/fine-tunes/<job-id>``                      status advances one step of ``statuses`` per call
 - ``GET  /v1/fine-tunes/<job-id>/events``
-- ``GET  /v1/finetune/download?ft_id=..&checkpoint=..`` the ``archive`` bytes (``truncate`` cuts them short)
+- ``GET  /v1/finetune/download?ft_id=..&checkpoint=..`` the ``archive`` bytes (``truncate`` cuts them short,
+  ``gzip_encoding`` sends them with ``Content-Encoding: gzip``)
 
 Every request needs ``Authorization: Bearer <api_key>`` (else 401, as Together
 answers). Requests are recorded in ``requests`` as ``(method, path, query, body)``.
@@ -18,6 +19,7 @@ answers). Requests are recorded in ``requests`` as ``(method, path, query, body)
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 from dataclasses import dataclass, field
@@ -56,6 +58,7 @@ class TogetherStandIn:
     statuses: list[str] = field(default_factory=lambda: ["queued", "running", "running", "completed"])
     archive: bytes = b""
     truncate: bool = False
+    gzip_encoding: bool = False  # serve the download with Content-Encoding: gzip, as a CDN may
     error_message: str = "CUDA out of memory during step 12"
     requests: list[tuple[str, str, dict[str, list[str]], bytes]] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
@@ -141,9 +144,11 @@ class TogetherStandIn:
         if method == "GET" and parts[:2] == ["v1", "fine-tunes"] and parts[3:] == ["events"]:
             return self._json(h, 200, {"data": self._events(parts[2])})
         if method == "GET" and url.path == "/v1/finetune/download":
-            data = self.archive
+            data = gzip.compress(self.archive) if self.gzip_encoding else self.archive
             h.send_response(200)
             h.send_header("Content-Type", "application/octet-stream")
+            if self.gzip_encoding:
+                h.send_header("Content-Encoding", "gzip")
             h.send_header("Content-Length", str(len(data)))
             h.end_headers()
             h.wfile.write(data[: len(data) // 2] if self.truncate else data)
