@@ -15,6 +15,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from gerbil_eval.errors import GerbilEvalError
+
 from .state import PipelineState, add_workdir_argument, load_state, save_state
 from .together_api import FAILED_STATUSES, TERMINAL_STATUSES, JobFailed, make_client, together_errors
 
@@ -92,6 +94,8 @@ def watch(client: Any, job_id: str, key: str, interval: float, n_events: int) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.interval <= 0 or args.events < 0:
+        raise GerbilEvalError("--interval must be above 0 and --events at least 0")
     state = load_state(args.workdir)
     print(f"state ({args.workdir}):")
     print(json.dumps({k: v for k, v in asdict(state).items() if v not in (None, [], {})}, indent=2))

@@ -230,3 +230,9 @@ def test_download_with_content_encoding_is_not_mistaken_for_a_truncation_on_stan
     result = pipeline(standin, "download", "--workdir", str(workdir))
     assert result.returncode == 0, result.stderr
     assert Path(state(workdir)["adapter_archive"]).read_bytes() == standin.archive
+
+
+def test_status_with_a_negative_interval_is_one_line_before_any_request(standin, workdir) -> None:
+    result = pipeline(standin, "status", "--watch", "--interval", "-1", "--job", "ft-0001", "--workdir", str(workdir))
+    assert result.returncode == 4 and result.stderr.count("\n") == 1 and "--interval" in result.stderr
+    assert standin.requests == []
