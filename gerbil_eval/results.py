@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from .errors import GerbilEvalError
 from .fileio import write_json_atomic, write_text_atomic
 
 if TYPE_CHECKING:  # imported lazily at run time: keeps `pytest` start-up cheap
@@ -59,8 +60,13 @@ def make_run_id(now: dt.datetime | None = None) -> str:
 
 
 def create_run_dir(report_dir: Path, run_id: str) -> Path:
+    """``<report-dir>/<run-id>/``; a report dir that cannot hold it is a one-line usage error."""
     run_dir = report_dir / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GerbilEvalError(f"--report-dir {report_dir}: cannot create the run folder there "
+                              f"({exc.strerror or exc})") from None
     return run_dir
 
 

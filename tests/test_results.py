@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from gerbil_eval.cases import Assertion, Case
+from gerbil_eval.errors import GerbilEvalError
 from gerbil_eval.options import ModelSpec, RunOptions
-from gerbil_eval.results import (ROW_FIELDS, Response, ResponseLog, build_doc, result_row, rows_csv, update_latest,
-                                 write_results)
+from gerbil_eval.results import (ROW_FIELDS, Response, ResponseLog, build_doc, create_run_dir, result_row, rows_csv,
+                                 update_latest, write_results)
 from gerbil_eval.scoring import score_answer
 from gerbil_eval.summary import estimate_tokens, summarize
 
@@ -45,6 +46,12 @@ def test_results_json_and_csv_are_written_and_read_back(tmp_path: Path):
     assert [r["passed"] for r in parsed] == ["True", "False"] and parsed[0]["tags"] == "std/iter"
     assert json.loads(parsed[1]["assertions"])[1]["passed"] is False
     assert "sk-never" not in (tmp_path / "results.json").read_text()
+
+
+def test_a_report_dir_that_cannot_hold_a_run_folder_is_a_one_line_error(tmp_path: Path):
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(GerbilEvalError, match=r"^--report-dir .*a-file: cannot create the run folder there \(Not a directory\)$"):
+        create_run_dir(tmp_path / "a-file", "run-1")
 
 
 def test_latest_points_at_the_newest_run_and_is_replaced(tmp_path: Path):
