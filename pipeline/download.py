@@ -9,6 +9,7 @@ raises its size error), and only then renamed into place and extracted.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -77,12 +78,19 @@ def run(args: argparse.Namespace) -> int:
     archive = Path(args.workdir) / f"{job_id.replace(':', '-')}-adapter.tar"
     size = download_adapter(client, key, job_id, archive, args.checkpoint_step)
     extracted = archive.with_suffix("")
-    if extracted.exists():
-        import shutil
-
-        shutil.rmtree(extracted)
-    safe_extract(archive, extracted)
-    adapter_dir = find_adapter(extracted)
+    # Extract beside the previous extraction and swap only once the adapter is found, so a bad
+    # archive never leaves the recorded adapter_dir pointing at a deleted folder.
+    fresh = extracted.with_name(extracted.name + ".new")
+    shutil.rmtree(fresh, ignore_errors=True)
+    safe_extract(archive, fresh)
+    try:
+        inner = find_adapter(fresh).relative_to(fresh)
+    except GerbilEvalError:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    shutil.rmtree(extracted, ignore_errors=True)
+    fresh.rename(extracted)
+    adapter_dir = extracted / inner
     state.job_id, state.adapter_archive, state.adapter_dir = job_id, str(archive), str(adapter_dir)
     state.mark_done("download")
     save_state(args.workdir, state)

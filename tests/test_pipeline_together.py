@@ -236,3 +236,17 @@ def test_status_with_a_negative_interval_is_one_line_before_any_request(standin,
     result = pipeline(standin, "status", "--watch", "--interval", "-1", "--job", "ft-0001", "--workdir", str(workdir))
     assert result.returncode == 4 and result.stderr.count("\n") == 1 and "--interval" in result.stderr
     assert standin.requests == []
+
+
+def test_a_bad_second_download_keeps_the_first_adapter_on_standin(standin, workdir) -> None:
+    """Downloading again (e.g. another --checkpoint-step) that yields no adapter leaves the recorded one intact."""
+    standin.archive = tar_zst({"model/adapter_config.json": b"{}", "model/adapter_model.safetensors": b"w"})
+    completed_job(standin, workdir)
+    assert pipeline(standin, "download", "--workdir", str(workdir)).returncode == 0
+    adapter_dir = Path(state(workdir)["adapter_dir"])
+    standin.archive = tar_zst({"model/config.json": b"{}", "model/pytorch_model.bin": b"merged"})
+    again = pipeline(standin, "download", "--workdir", str(workdir))
+    assert again.returncode == 4 and "no adapter_config.json" in again.stderr
+    assert state(workdir)["adapter_dir"] == str(adapter_dir)
+    assert (adapter_dir / "adapter_model.safetensors").read_bytes() == b"w"
+    assert [p.name for p in workdir.iterdir() if p.name.endswith(".new")] == []
