@@ -20,6 +20,11 @@ EXTRA_ARGS = {"bench_harness": ["--sequential", "100"]}
 def main(argv: list[str]) -> int:
     scripts = sorted(HERE.glob("bench_*.py"))
     if argv:
+        names = {s.stem.removeprefix("bench_") for s in scripts}
+        unknown = [a for a in argv if a not in names]
+        if unknown:
+            print(f"run_all.py: no benchmark {', '.join(unknown)}; there are: {', '.join(sorted(names))}", file=sys.stderr)
+            return 2
         scripts = [s for s in scripts if s.stem.removeprefix("bench_") in argv]
     results = []
     for script in scripts:
