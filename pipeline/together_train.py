@@ -138,6 +138,7 @@ def start_job(args: argparse.Namespace, state: PipelineState, training: Path, va
         with together_errors(f"upload of {training}", key):
             state.file_id = client.files.upload(training, purpose="fine-tune", check=True).id
         state.training_file, state.training_file_sha256 = str(training), sha
+        save_state(args.workdir, state)  # a failed job creation below must not cost another upload
         print(f"uploaded {training} as {state.file_id}")
     validation_id = None
     if validation is not None:

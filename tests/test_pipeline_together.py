@@ -250,3 +250,23 @@ def test_a_bad_second_download_keeps_the_first_adapter_on_standin(standin, workd
     assert state(workdir)["adapter_dir"] == str(adapter_dir)
     assert (adapter_dir / "adapter_model.safetensors").read_bytes() == b"w"
     assert [p.name for p in workdir.iterdir() if p.name.endswith(".new")] == []
+
+
+def test_a_rejected_job_keeps_the_upload_so_the_retry_does_not_upload_again_on_standin(standin, workdir) -> None:
+    standin.reject_jobs = "insufficient balance"
+    failed = pipeline(standin, "train", "--workdir", str(workdir))
+    assert failed.returncode == 4 and "insufficient balance" in failed.stderr and failed.stderr.count("\n") == 1
+    assert state(workdir)["file_id"] == "file-0001" and not state(workdir)["job_id"]
+    standin.reject_jobs = ""
+    again = pipeline(standin, "train", "--workdir", str(workdir))
+    assert again.returncode == 0, again.stderr
+    assert "already uploaded as file-0001" in again.stdout
+    assert [p for m, p, _, _ in standin.requests if (m, p) == ("POST", "/v1/files")] == ["/v1/files"]
+    assert_no_secret(workdir, failed.stdout, failed.stderr, again.stdout, again.stderr)
+
+
+def test_a_binary_api_key_file_is_one_line(standin, workdir, tmp_path) -> None:
+    key_file = tmp_path / "key.bin"
+    key_file.write_bytes(b"\xff\xfe\x00")
+    result = pipeline(standin, "train", "--workdir", str(workdir), "--api-key-file", str(key_file), key=None)
+    assert result.returncode == 4 and result.stderr.count("\n") == 1 and "not UTF-8" in result.stderr

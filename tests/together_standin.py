@@ -58,6 +58,7 @@ class TogetherStandIn:
     statuses: list[str] = field(default_factory=lambda: ["queued", "running", "running", "completed"])
     archive: bytes = b""
     truncate: bool = False
+    reject_jobs: str = ""  # when set, job creation answers 400 with this message
     gzip_encoding: bool = False  # serve the download with Content-Encoding: gzip, as a CDN may
     error_message: str = "CUDA out of memory during step 12"
     requests: list[tuple[str, str, dict[str, list[str]], bytes]] = field(default_factory=list)
@@ -132,6 +133,8 @@ class TogetherStandIn:
         if method == "POST" and url.path == "/v1/fine-tunes/estimate-price":
             return self._json(h, 200, {"estimation_available": False, "allowed_to_proceed": True})
         if method == "POST" and url.path == "/v1/fine-tunes":
+            if self.reject_jobs:
+                return self._json(h, 400, {"error": {"message": self.reject_jobs}})
             request = json.loads(body or b"{}")
             job_id = f"ft-{len(self.jobs) + 1:04d}"
             self.jobs[job_id] = {"request": request, "polls": 0}
