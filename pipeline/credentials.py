@@ -19,8 +19,8 @@ def together_api_key(key_file: Path | None = None) -> str:
     if key_file is not None:
         try:
             key = Path(key_file).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise GerbilEvalError(f"--api-key-file {key_file}: cannot read it ({exc.strerror})") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GerbilEvalError(f"--api-key-file {key_file}: cannot read it ({getattr(exc, 'strerror', None) or 'not UTF-8 text'})") from None
         if not key:
             raise GerbilEvalError(f"--api-key-file {key_file}: the file is empty")
         return key
