@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         save_state(args.workdir, state)
         print(f"created Ollama model {args.name} via {how}; try: pytest --model {args.name} --baseline {args.base}")
         return 0
+    if not args.gguf.is_file():
+        raise GerbilEvalError(f"--gguf {args.gguf}: no such base model file")
     url = f"http://127.0.0.1:{args.port}/v1"
     state.deployment = {"kind": "llama-server", "model": args.alias, "base_url": url, "gguf": str(args.gguf),
                         "context": args.ctx}

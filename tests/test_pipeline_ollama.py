@@ -180,3 +180,11 @@ def test_without_adapter_deploy_takes_workdir_adapter_gguf_as_the_readme_flow_wr
     result = deploy("--workdir", str(workdir), "--host", ollama.host)
     assert result.returncode == 0, result.stderr
     assert list(ollama.created[0]["adapters"]) == ["adapter.gguf"]
+
+
+def test_llama_server_deploy_refuses_a_missing_base_gguf_and_records_nothing(adapter, tmp_path) -> None:
+    result = subprocess.run([sys.executable, "-m", "pipeline", "deploy", "llama-server", "--workdir", str(tmp_path / "run"),
+                             "--gguf", str(tmp_path / "nope.gguf"), "--adapter", str(adapter), "--record-only"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 4 and result.stderr.count("\n") == 1 and "nope.gguf: no such base model file" in result.stderr
+    assert not (tmp_path / "run" / "pipeline-state.json").exists()
