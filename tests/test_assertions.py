@@ -491,6 +491,9 @@ def test_python_errors_and_bad_returns_fail_with_a_reason(checks_dir):
     assert not boom.passed and boom.reason == "python check my_checks:explodes raised RuntimeError: boom"
     odd = run("python", "my_checks:odd", "a", base=checks_dir)
     assert not odd.passed and "returned 'yes'; expected a bool" in odd.reason
+    for spec in ("my_checks:explodes", "my_checks:odd"):  # a broken check is no evidence either way
+        negated = run("not-python", spec, "a", base=checks_dir)
+        assert (negated.passed, negated.score) == (False, 0.0) and spec in negated.reason
 
 
 @pytest.mark.parametrize("spec, message", [

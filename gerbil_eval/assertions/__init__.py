@@ -28,11 +28,19 @@ class Outcome:
     passed: bool
     score: float
     reason: str
+    #: The check itself is broken (a user ``python`` function raised or returned nonsense):
+    #: the assertion fails, and ``not-`` must not turn that into a pass.
+    broken: bool = False
 
     @classmethod
     def of(cls, passed: bool, reason: str) -> "Outcome":
         """A pass/fail outcome scored 1 or 0."""
         return cls(passed, 1.0 if passed else 0.0, reason)
+
+    @classmethod
+    def failure(cls, reason: str) -> "Outcome":
+        """A check that could not judge the answer: fails, negated or not."""
+        return cls(False, 0.0, reason, broken=True)
 
 
 Check = Callable[[Any, Answer, "Assertion", dict], Outcome]
@@ -88,8 +96,9 @@ def known_types() -> list[str]:
 def evaluate(assertion: "Assertion", answer: str | Answer, context: dict) -> Outcome:
     """Run one assertion on ``answer``; ``not-`` negates pass and score exactly.
 
-    A check that raises (only user ``python`` functions can) fails with the error
-    as its reason instead of stopping the run.
+    A broken check (a user ``python`` function that raises or returns nonsense; it
+    reports that as :meth:`Outcome.failure`) fails with its reason, under ``not-`` too,
+    as promptfoo's invalid-regex quirk is fixed at load time.
     """
     base, negated = split_type(assertion.type)
     entry = REGISTRY[base]
@@ -98,6 +107,8 @@ def evaluate(assertion: "Assertion", answer: str | Answer, context: dict) -> Out
     score = out.score if math.isfinite(out.score) else 0.0
     score = min(1.0, max(0.0, score))
     reason = out.reason if len(out.reason) <= MAX_REASON else out.reason[: MAX_REASON - 3] + "..."
+    if out.broken:
+        return Outcome.failure(reason)
     if negated:
         return Outcome(not out.passed, 1.0 - score, reason)
     return Outcome(out.passed, score, reason)

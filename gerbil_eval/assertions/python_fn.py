@@ -70,13 +70,13 @@ def _outcome(result: Any, limit: float) -> Outcome | None:
 
 @register("python", _validate, default_threshold=0.5)
 def python_check(value: str, ans: Answer, a: Any, ctx: dict) -> Outcome:
-    """Call the user's function; its exceptions and odd return values become failures with a reason."""
+    """Call the user's function; its exceptions and odd return values fail (under ``not-`` too) with a reason."""
     try:
         result = resolve(value, a.base_dir)(ans.text, ctx)
     except Exception as exc:  # a bug in the user's check must not stop the run
-        return Outcome.of(False, f"python check {value} raised {type(exc).__name__}: {exc}")
+        return Outcome.failure(f"python check {value} raised {type(exc).__name__}: {exc}")
     out = _outcome(result, threshold_of(a))
     if out is None:
-        return Outcome.of(False, f"python check {value} returned {result!r:.60}; expected a bool, a number in [0, 1] "
-                                 "or {pass, score, reason}")
+        return Outcome.failure(f"python check {value} returned {result!r:.60}; expected a bool, a number in [0, 1] "
+                               "or {pass, score, reason}")
     return out
