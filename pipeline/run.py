@@ -7,8 +7,9 @@ steps the state file does not mark done, in order (a step run by hand, such as
 ``pipeline train``, is not run again); ``--from STEP`` runs STEP and every step
 after it. ``--dry-run`` prints every
 step's command (and the fine-tune request) with no side effects, no network and
-no key. The gate is the harness itself: the new model against its base with
-the release gates, exit 1 when quality regresses.
+no key. The gate is the harness itself: the new model against its base, then
+``gerbil_eval report`` applies the release gates to that run, so the pipeline exits
+1 when a gate fails (quality regresses), not merely because some case failed.
 """
 
 from __future__ import annotations
@@ -84,6 +85,11 @@ def step_commands(args: argparse.Namespace, adapter_dir: str | None) -> dict[str
     }
 
 
+def gate_check_command(args: argparse.Namespace) -> list[str]:
+    """The release gates alone, on the gate step's run (its run folder is reports/latest)."""
+    return [sys.executable, "-m", "gerbil_eval", "report", str(Path("reports") / "latest"), *shlex.split(args.gate)]
+
+
 def first_step(args: argparse.Namespace, done: list[str]) -> str:
     if args.from_step:
         return args.from_step
@@ -107,6 +113,12 @@ def run(args: argparse.Namespace, call: Callable[[list[str]], int] = subprocess.
                 call(cmd + ["--dry-run"])
             continue
         status = call(cmd)
+        if step == "gate" and status == 1:
+            # Exit 1 means a case failed *or* a gate failed; only the gates decide the release, and
+            # `gerbil_eval report` re-checks them on the run just written (failing cases alone never fail it).
+            check = gate_check_command(args)
+            print(f"==> gate check: {shlex.join(check)}", flush=True)
+            status = call(check)
         if status != 0:
             print(f"pipeline stopped at step {step!r} (exit {status}); fix it and rerun with --from {step}", file=sys.stderr)
             return status

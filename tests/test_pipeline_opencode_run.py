@@ -214,3 +214,29 @@ def test_opencode_config_that_is_a_folder_is_one_line(tmp_path: Path) -> None:
     result = pipeline("opencode", "--workdir", str(tmp_path), "--config", str(tmp_path), "--no-check",
                       "--base-url", "http://127.0.0.1:1/v1", "--model", "m")
     assert result.returncode == 4 and result.stderr.count("\n") == 1 and "cannot read it" in result.stderr
+
+
+@pytest.mark.parametrize("gates_pass", [True, False])
+def test_gate_step_fails_on_a_failed_gate_not_on_failing_cases(tmp_path: Path, gates_pass: bool) -> None:
+    """The harness exits 1 for a failed case as for a failed gate; the gate check (`gerbil_eval report`) decides."""
+    import argparse
+
+    from pipeline import run as run_mod
+
+    calls: list[list[str]] = []
+
+    def fake_call(cmd: list[str]) -> int:
+        calls.append(cmd)
+        if cmd[1:3] == ["-m", "pytest"]:
+            return 1  # some case failed, perhaps a gate too
+        return 0 if gates_pass else 1
+
+    parser = argparse.ArgumentParser()
+    run_mod.add_arguments(parser)
+    args = parser.parse_args(["--workdir", str(tmp_path), "--from", "gate", "--gate", "--max-regression 0.02"])
+    assert run_mod.run(args, call=fake_call) == (0 if gates_pass else 1)
+    assert len(calls) == 2 and calls[1][1:5] == ["-m", "gerbil_eval", "report", str(Path("reports") / "latest")]
+    assert calls[1][5:] == ["--max-regression", "0.02"]
+    state_file = tmp_path / "pipeline-state.json"
+    done = json.loads(state_file.read_text())["completed_steps"] if state_file.exists() else []
+    assert ("gate" in done) == gates_pass
