@@ -80,7 +80,7 @@ def server_version(host: str) -> str:
         response = httpx.get(f"{host}/api/version", timeout=10)
         response.raise_for_status()
         return str(response.json()["version"])
-    except (httpx.HTTPError, ValueError, KeyError) as exc:
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
         raise GerbilEvalError(f"no Ollama server answers at {host} ({exc.__class__.__name__}); install Ollama "
                               "(https://ollama.com) and run `ollama serve`, or pass --host") from None
 
