@@ -22,7 +22,7 @@ help:
 	@echo "make eval     run the case library (embedded SmolLM2 via llama.cpp unless MODEL=... BASE_URL=...)"
 	@echo "make test     run the project's own test suite"
 	@echo "make compare  ADAPTER=x.gguf: base vs base+adapter on the local server"
-	@echo "make pipeline data -> train -> download -> convert -> deploy -> gate (python -m pipeline run)"
+	@echo "make pipeline data -> train -> watch -> download -> convert -> deploy -> gate (python -m pipeline run)"
 	@echo "make bench    benchmarks/ (not part of make test)"
 	@echo "make setup    create or refresh .venv (idempotent)"
 
