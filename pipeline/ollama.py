@@ -21,12 +21,60 @@ from gerbil_eval.fileio import write_text_atomic
 
 DEFAULT_HOST = "http://localhost:11434"
 #: The Qwen2.5 (ChatML) chat template in Ollama's Go template syntax.
-QWEN25_TEMPLATE = """{{- if .System }}<|im_start|>system
-{{ .System }}<|im_end|>
-{{ end }}{{- range .Messages }}<|im_start|>{{ .Role }}
+#: The Qwen2.5 chat template (ChatML with Qwen's Hermes-style tool calls) in Ollama's Go
+#: template syntax. It must reference ``.Tools``: Ollama refuses requests that carry tools
+#: ("does not support tools") for a model whose template does not, and OpenCode always
+#: sends tools. Tool results go back as ``<tool_response>`` in a user turn, as Qwen2.5 expects.
+QWEN25_TEMPLATE = """{{- if .Messages }}
+{{- if or .System .Tools }}<|im_start|>system
+{{- if .System }}
+{{ .System }}
+{{- end }}
+{{- if .Tools }}
+
+# Tools
+
+You may call one or more functions to assist with the user query.
+
+You are provided with function signatures within <tools></tools> XML tags:
+<tools>
+{{- range .Tools }}
+{"type": "function", "function": {{ .Function }}}
+{{- end }}
+</tools>
+
+For each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:
+<tool_call>
+{"name": <function-name>, "arguments": <args-json-object>}
+</tool_call>
+{{- end }}<|im_end|>
+{{ end }}
+{{- range $i, $_ := .Messages }}
+{{- $last := eq (len (slice $.Messages $i)) 1 -}}
+{{- if eq .Role "user" }}<|im_start|>user
 {{ .Content }}<|im_end|>
+{{ else if eq .Role "assistant" }}<|im_start|>assistant
+{{ if .Content }}{{ .Content }}
+{{- else if .ToolCalls }}<tool_call>
+{{ range .ToolCalls }}{"name": "{{ .Function.Name }}", "arguments": {{ .Function.Arguments }}}
+{{ end }}</tool_call>
+{{- end }}{{ if not $last }}<|im_end|>
+{{ end }}
+{{- else if eq .Role "tool" }}<|im_start|>user
+<tool_response>
+{{ .Content }}
+</tool_response><|im_end|>
+{{ end }}
+{{- if and (ne .Role "assistant") $last }}<|im_start|>assistant
+{{ end }}
+{{- end }}
+{{- else }}
+{{- if .System }}<|im_start|>system
+{{ .System }}<|im_end|>
+{{ end }}{{ if .Prompt }}<|im_start|>user
+{{ .Prompt }}<|im_end|>
 {{ end }}<|im_start|>assistant
-"""
+{{ end }}{{ .Response }}{{ if .Response }}<|im_end|>{{ end }}"""
 QWEN25_STOPS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")
 #: Versions reported to reject ADAPTER at `ollama create` (third-party report, unverified in source).
 ADAPTER_REJECTED_FROM = (0, 34, 1)

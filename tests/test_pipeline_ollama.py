@@ -188,3 +188,13 @@ def test_llama_server_deploy_refuses_a_missing_base_gguf_and_records_nothing(ada
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 4 and result.stderr.count("\n") == 1 and "nope.gguf: no such base model file" in result.stderr
     assert not (tmp_path / "run" / "pipeline-state.json").exists()
+
+
+def test_template_is_tool_aware_so_opencode_can_use_the_model(tmp_path) -> None:
+    """OpenCode always sends tools; Ollama refuses them for a template that never uses .Tools."""
+    text = modelfile_text(OllamaModel(name="m", base="qwen2.5:7b", adapter=tmp_path / "a.gguf"))
+    assert "{{- if .Tools }}" in text and "{{ range .ToolCalls }}" in text
+    assert "<tool_call>" in text and "<tool_response>" in text
+    assert text.count("{{- if") + text.count("{{ if") + text.count("{{- range") + text.count("{{ range") == \
+        text.count("{{- end }}") + text.count("{{ end }}")  # every block of the Go template is closed
+
