@@ -60,6 +60,11 @@ def pytest_configure(config: pytest.Config) -> None:
     run.start()
 
 
+#: pytest's own markers that change how an item runs: a case category or tag must not become one
+#: (a case tagged ``skip`` would be skipped, one tagged ``xfail`` could never fail the run).
+RESERVED_MARKERS = frozenset({"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings"})
+
+
 def marker_name(text: str) -> str:
     """A category or tag as a valid marker name: ``hash-tables`` -> ``hash_tables``, ``std/iter`` -> ``std_iter``."""
     name = re.sub(r"\W", "_", text.strip())
@@ -254,6 +259,11 @@ class EvalRun:
         for resolved, (first, *_) in self.cases_by_file.items():
             source = Path(first.source)
             self.node_paths[resolved] = case_node_path(source, self._given_path(source), self.config.rootpath)
+        for case in self.cases:
+            for what, label in [("category", case.category), *(("tag", t) for t in case.tags)]:
+                if marker_name(label) in RESERVED_MARKERS:
+                    raise GerbilEvalError(f"{case.source}:{case.line}: case {case.id}: {what} {label!r} is a pytest "
+                                          "marker that changes how the item runs; rename it")
         for label in sorted({marker_name(x) for c in self.cases for x in (c.category, *c.tags)}):
             self.config.addinivalue_line("markers", f"{label}: gerbil-eval case category or tag")
         if self.options.replay is not None:

@@ -210,13 +210,17 @@ def test_usage_errors_exit_4_with_one_line(project):
     no_tokens = project.runpytest("--model", "m", "--max-tokens", "0")
     bad_baseline = project.runpytest("--baseline", "m@ftp://x")
     no_scheme = project.runpytest("--model", "m", "--base-url", "localhost:11434/v1")
-    for result in (missing, bad_case, bad_flag, lora_alone, only_lora, twice, no_tokens, bad_baseline, no_scheme):
+    (project.path / "skip.yaml").write_text(case_yaml(1, category="skip"))
+    skip_category = project.runpytest("--model", "m", "--cases", "skip.yaml")
+    for result in (missing, bad_case, bad_flag, lora_alone, only_lora, twice, no_tokens, bad_baseline, no_scheme,
+                   skip_category):
         assert result.ret == 4
         assert "Traceback" not in result.stderr.str()
     twice.stderr.fnmatch_lines(["ERROR: model 'm' is given twice (--model/--baseline); give each model once"])
     no_tokens.stderr.fnmatch_lines(["ERROR: --max-tokens must be at least 1, got 0"])
     bad_baseline.stderr.fnmatch_lines(["ERROR: --baseline 'm@ftp://x': the URL after @ must start with http*"])
     no_scheme.stderr.fnmatch_lines(["ERROR: --base-url 'localhost:11434/v1': must start with http:// or https://"])
+    skip_category.stderr.fnmatch_lines(["ERROR: *skip.yaml:3: case case-0: category 'skip' is a pytest marker *"])
     missing.stderr.fnmatch_lines(["ERROR: --cases nowhere: no such file or folder*"])
     bad_case.stderr.fnmatch_lines(["ERROR: *x.yaml*id*kebab*"])
     for result in (lora_alone, only_lora):
