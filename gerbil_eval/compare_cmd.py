@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from .compare import comparisons_for, merge_previous
-from .gates import add_gate_arguments, gate_status
+from .gates import add_gate_arguments, check_gate_arguments, gate_status
 from .render import terminal, write_report_files
 from .render.runs import load_answers, load_run, results_path
 
@@ -44,6 +44,7 @@ def _slug(text: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_gate_arguments(args)
     old, new = load_run(args.run_a), load_run(args.run_b)
     merged, labels = merge_previous(new, old)
     answers = load_answers(results_path(args.run_b).parent)

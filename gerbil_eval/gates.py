@@ -79,11 +79,16 @@ def add_gate_arguments(parser: Any) -> None:
                         help="gate: exit 1 unless the 95%% CI of the mean score delta vs the reference is above 0")
 
 
-def gate_status(doc: Mapping[str, Any], args: Any, previous: Mapping[str, Any] | None) -> int:
-    """Print each gate failure of a command's ``args`` (one line each); 1 if any, else 0."""
+def check_gate_arguments(args: Any) -> None:
+    """Refuse out-of-range gate flags with one line, before a command reads or writes anything."""
     for flag, value in (("--min-score", args.min_score), ("--min-pass-rate", args.min_pass_rate)):
         if value is not None and not 0.0 <= value <= 1.0:
             raise GerbilEvalError(f"{flag} must be between 0 and 1, got {value}")
+
+
+def gate_status(doc: Mapping[str, Any], args: Any, previous: Mapping[str, Any] | None) -> int:
+    """Print each gate failure of a command's ``args`` (one line each); 1 if any, else 0."""
+    check_gate_arguments(args)
     options = RunOptions(min_score=args.min_score, min_pass_rate=args.min_pass_rate,
                          max_regression=args.max_regression, require_better=args.require_better)
     failures = check_gates(doc, options, previous)

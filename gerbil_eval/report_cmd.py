@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from .compare import comparisons_for
-from .gates import add_gate_arguments, gate_status
+from .gates import add_gate_arguments, check_gate_arguments, gate_status
 from .options import RunOptions
 from .render import terminal, with_previous, write_reports
 from .render.runs import load_run, results_path
@@ -36,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_gate_arguments(args)
     doc = load_run(args.run)
     run_dir = results_path(args.run).parent
     options = RunOptions(compare_to=args.compare_to, report_screenshot=args.report_screenshot)

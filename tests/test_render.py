@@ -183,6 +183,18 @@ def test_compare_command_prints_writes_and_gates(run, tmp_path, capsys) -> None:
     assert "GATE FAILED: --max-regression 0.10: gerbil-qwen mean score 0.38 is 0.50 below gerbil-qwen (run-1)" in capsys.readouterr().out
 
 
+def test_out_of_range_gate_flags_are_refused_before_anything_is_written(run, tmp_path, capsys) -> None:
+    run_dir, _ = run
+    (run_dir / "report.html").unlink(missing_ok=True)
+    assert main(["report", str(run_dir), "--min-score", "80"]) == 4
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip().endswith("--min-score must be between 0 and 1, got 80.0")
+    assert not (run_dir / "report.html").exists()
+    out_dir = tmp_path / "cmp"
+    assert main(["compare", str(run_dir), str(run_dir), "-o", str(out_dir), "--min-pass-rate", "75"]) == 4
+    assert capsys.readouterr().out == "" and not out_dir.exists()
+
+
 def test_compare_command_names_a_missing_run_in_one_line(tmp_path, capsys) -> None:
     assert main(["compare", str(tmp_path / "nope"), str(tmp_path / "nope2")]) == 4
     err = capsys.readouterr().err.strip()
