@@ -74,6 +74,22 @@ def test_terminal_report_shows_only_changed_cases_in_a_long_run(tmp_path) -> Non
     assert "(58 cases with equal scores not shown; all cases are in summary.md)" in text
 
 
+def test_a_pair_with_no_case_scored_by_both_shows_the_verdict_and_no_empty_tables(tmp_path) -> None:
+    errors = {f"c{i:03d}": None for i in range(45)}  # every request failed, e.g. a run against a dead endpoint
+    doc = make_doc([("ft", "candidate", errors), ("base", "baseline", {**errors, "c001": 1.0})])
+    text = terminal_report(doc, options(tmp_path))
+    block = text[text.index("== ft vs base =="):]
+    assert block.splitlines()[1] == "no case was scored for both ft and base: nothing to compare"
+    assert "delta\n" not in block.split("case ")[0] and "wins / losses" not in block
+    assert "cases with equal scores not shown" not in block  # all 45 unscored cases are listed
+    assert block.count("error") >= 45
+    write_reports(tmp_path, doc, options(tmp_path))
+    md = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "**no case was scored for both ft and base: nothing to compare**\n\n<details>" in md
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "nothing to compare</div>" in html and "nothing to compare</div><table" not in html
+
+
 def test_terminal_report_without_baseline_has_no_comparison_block(tmp_path) -> None:
     text = terminal_report(make_doc([("ft", "candidate", FT)]), options(tmp_path))
     assert "==" not in text and text.splitlines()[0].startswith("model")

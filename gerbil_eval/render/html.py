@@ -114,7 +114,9 @@ def _verdict(c: Comparison) -> str:
 
 
 def _comparison(c: Comparison) -> str:
-    parts = [f"<h3>{escape(c.candidate)} vs {escape(c.baseline)}</h3>", _verdict(c), _table(tables.totals_table(c, _best))]
+    parts = [f"<h3>{escape(c.candidate)} vs {escape(c.baseline)}</h3>", _verdict(c)]
+    if c.delta is not None:  # no paired case: a header-only totals table would add nothing to the verdict
+        parts.append(_table(tables.totals_table(c, _best)))
     if c.categories:
         parts.append(_table(tables.group_table(c, c.categories, "category", _best)))
     if c.seen_groups:

@@ -30,7 +30,9 @@ def _table(table: tables.Table) -> str:
 
 
 def comparison_section(c: Comparison) -> str:
-    parts = [f"### {c.candidate} vs {c.baseline}", "", f"**{c.verdict}**", "", _table(tables.totals_table(c, best))]
+    parts = [f"### {c.candidate} vs {c.baseline}", "", f"**{c.verdict}**"]
+    if c.delta is not None:  # no paired case: a header-only totals table would add nothing to the verdict
+        parts += ["", _table(tables.totals_table(c, best))]
     if c.categories:
         parts += ["", "#### Per category", "", _table(tables.group_table(c, c.categories, "category", best))]
     if c.seen_groups:

@@ -30,7 +30,9 @@ def _table(table: tables.Table) -> str:
 
 def comparison_block(c: Comparison) -> str:
     """Verdict, totals, per category, seen/unseen and per case for one model pair."""
-    parts = [f"== {c.candidate} vs {c.baseline} ==", c.verdict, "", _table(tables.totals_table(c, best))]
+    parts = [f"== {c.candidate} vs {c.baseline} ==", c.verdict]
+    if c.delta is not None:  # no paired case: the verdict says so, an empty totals table would add nothing
+        parts += ["", _table(tables.totals_table(c, best))]
     if c.categories:
         parts += ["", _table(tables.group_table(c, c.categories, "category", best))]
     if c.seen_groups:
@@ -39,7 +41,8 @@ def comparison_block(c: Comparison) -> str:
     note = ""
     if len(cases) > CASE_LIMIT:
         cases = [x for x in cases if tables.changed(x)]
-        note = f"({len(c.cases) - len(cases)} cases with equal scores not shown; all cases are in summary.md)"
+        if len(cases) < len(c.cases):
+            note = f"({len(c.cases) - len(cases)} cases with equal scores not shown; all cases are in summary.md)"
     if cases:
         parts += ["", _table(tables.case_table(c, cases))]
     if note:
