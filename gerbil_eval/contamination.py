@@ -20,9 +20,10 @@ through ``rapidfuzz.process.cdist`` (C++, all cores).
 
 ``token_set_ratio`` is 100 whenever one token set contains the other — exactly what a copied
 reference inside a longer training answer looks like, but also what a three-token text
-("(def x 1)") gets against any long answer by chance. Case fields with fewer than
-``MIN_TOKENS`` distinct tokens are therefore not compared; every case of the library has
-more (its shortest prompt has 9, its shortest reference 33).
+("(def x 1)") gets against any long answer by chance. Case fields and training questions
+and answers with fewer than ``MIN_TOKENS`` distinct tokens are therefore not compared (a
+three-token training answer inside a case's long reference is a shared idiom, not a copy);
+every case of the library has more (its shortest prompt has 9, its shortest reference 33).
 """
 
 from __future__ import annotations
@@ -87,11 +88,18 @@ def token_set(text: str) -> str:
     return " ".join(sorted(set(normalise(text).split())))
 
 
+def _comparable(text: str) -> str:
+    """:func:`token_set` of ``text``, or "" (which scores 0) below ``MIN_TOKENS`` distinct tokens."""
+    tokens = token_set(text)
+    return tokens if tokens.count(" ") + 1 >= MIN_TOKENS else ""
+
+
 def _scores(queries: Sequence[str], choices: Sequence[str], threshold: float) -> np.ndarray:
-    """Similarity 0..1 of every query to every choice; scores under ``threshold`` are 0."""
+    """Similarity 0..1 of every query to every choice; scores under ``threshold`` are 0, and so
+    are the scores of a choice too short to compare."""
     if not queries or not choices:
         return np.zeros((len(queries), len(choices)), dtype=np.float32)
-    return process.cdist([token_set(q) for q in queries], [token_set(c) for c in choices], scorer=SCORER,
+    return process.cdist([token_set(q) for q in queries], [_comparable(c) for c in choices], scorer=SCORER,
                          score_cutoff=threshold * 100.0, dtype=np.float32, workers=-1) / 100.0
 
 

@@ -178,3 +178,8 @@ def test_leaks_compare_prompts_with_questions_and_references_with_answers() -> N
              FakeCase("too-short", "How?", "(def x 1)")]  # any long text holds these tokens: not compared
     found = {(m.case_id, m.field, m.example) for m in leaks(cases, texts, DEFAULT_THRESHOLD)}
     assert found == {("copied-question", "prompt", 0), ("copied-answer", "reference", 0)}
+    # A tiny training answer is a subset of many long references (token_set_ratio 100): not a copy.
+    tiny = [TrainingText("How do I make a hash table?", "```scheme\n(def h (make-hash-table))\n```")]
+    hash_case = FakeCase("hash-basics", "How do I create a hash table and put a key into it in Gerbil?",
+                         "(def h (make-hash-table))\n(hash-put! h 'a 1)\n(hash-get h 'a) ; => 1, #f when absent")
+    assert leaks([hash_case], tiny, DEFAULT_THRESHOLD) == []
