@@ -103,10 +103,39 @@ class Fetcher:
         self._checked: set[tuple[str, str]] = set()
 
     def close(self) -> None:
+        self._cancel_pending()
         for client in self._clients.values():
             self._loop.run_until_complete(client.aclose())
         self._loop.run_until_complete(self._loop.shutdown_asyncgens())
         self._loop.close()
+
+    def _run(self, coro: Any) -> Any:
+        """Run ``coro`` on the fetcher's loop. Ctrl-C stops the loop from outside any task, leaving
+        every request task pending; they are cancelled and awaited here, so an interrupted run ends
+        with pytest's one KeyboardInterrupt line instead of a screen of destroyed-task tracebacks."""
+        try:
+            return self._loop.run_until_complete(coro)
+        except BaseException:
+            self._cancel_pending()
+            raise
+
+    def _cancel_pending(self) -> None:
+        """Cancel every request task and wait for it. Go round a few times: the interrupted main task
+        stops the loop once more when it finishes ("Event loop stopped before Future completed"), a
+        task that held the KeyboardInterrupt raises it again, and closing a cancelled stream queues an
+        async-generator finaliser task, which is awaited, not cancelled."""
+        stopped = (KeyboardInterrupt, SystemExit, RuntimeError)
+        for round_ in range(5):
+            with contextlib.suppress(*stopped):
+                self._loop.run_until_complete(asyncio.sleep(0))  # queued callbacks create their tasks
+            pending = asyncio.all_tasks(self._loop)
+            if not pending:
+                return
+            if round_ == 0:
+                for task in pending:
+                    task.cancel()
+            with contextlib.suppress(*stopped):
+                self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
     def _client(self, base_url: str) -> ChatClient:
         if base_url not in self._clients:
@@ -133,12 +162,12 @@ class Fetcher:
                 continue
             self._deliver(job, Response(job.model.label, job.case.id, job.sample, cached=True, **hit), results)
         if todo:
-            self._loop.run_until_complete(self._fetch_all(grouped_by_model(todo), results))
+            self._run(self._fetch_all(grouped_by_model(todo), results))
         return results
 
     def preflight(self, models: Iterable[ModelSpec]) -> None:
         """Check each endpoint and model once (reachable, key accepted, model known) before any request; raises InfraError."""
-        self._loop.run_until_complete(self._preflight(models))
+        self._run(self._preflight(models))
 
     async def _preflight(self, models: Iterable[ModelSpec]) -> None:
         fresh = {(m.base_url, m.name) for m in models} - self._checked

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import replace
@@ -112,3 +113,30 @@ def test_samples_get_distinct_seeds_and_params_follow_options():
     assert request_params(options, 0) == {"temperature": 0.7, "max_tokens": 64, "seed": 10}
     assert request_params(options, 2)["seed"] == 12
     assert request_params(replace(options, seed=None, max_tokens=None), 1) == {"temperature": 0.7}
+
+
+# anyio's happy-eyeballs connect leaves a never-started coroutine behind when cancelled mid-connect
+@pytest.mark.filterwarnings("ignore:coroutine 'connect_tcp.<locals>.try_connect' was never awaited")
+def test_ctrl_c_mid_fetch_cancels_every_request_and_keeps_the_answers_so_far_on_standin_server(tmp_path, capfd):
+    """KeyboardInterrupt stops the event loop from outside any task: no request may be left pending."""
+    import gc
+
+    from gerbil_eval.results import ResponseLog
+
+    log = ResponseLog(tmp_path / "responses.jsonl")
+    fetcher = Fetcher(RunOptions(retries=0, concurrency=2), log, None)
+
+    def interrupt(job, response):  # Ctrl-C while the first answer is being scored
+        fetcher.on_response = None
+        raise KeyboardInterrupt
+
+    fetcher.on_response = interrupt
+    with FakeOpenAI(delay=0.2) as server:
+        with pytest.raises(KeyboardInterrupt):
+            fetcher.fetch(jobs(server.url, 8))
+        assert not asyncio.all_tasks(fetcher._loop)  # nothing left for close() to destroy
+        fetcher.close()
+        log.close()
+    gc.collect()
+    assert "Task was destroyed" not in capfd.readouterr().err
+    assert len((tmp_path / "responses.jsonl").read_text().splitlines()) >= 1  # what arrived is kept for the rerun
