@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="LoRA adapter in GGUF form, applied at scale 1.0 (pipeline convert writes one)")
     parser.add_argument("--port", type=int, default=None, metavar="P", help="port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--log", type=Path, default=None, metavar="FILE",
-                        help="server log file (default: server.log in a new temporary folder)")
+                        help="server log file, replaced at each start (default: server.log in a new temporary folder)")
 
 
 def run(args: argparse.Namespace) -> int:

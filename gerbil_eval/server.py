@@ -322,6 +322,9 @@ def start_server(models: Sequence[ServedModel], log_path: Path, *, port: int | N
     if not models:
         raise GerbilEvalError("no model to serve")
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    # This start's log only: an earlier start's error or "address already in use" left in a
+    # reused log (--log FILE, compare-adapter's) would be reported, or retried, as this one's.
+    log_path.write_bytes(b"")
     for attempt in range(3):
         server = _launch(models, port or find_free_port(), ctx, log_path)
         try:

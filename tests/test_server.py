@@ -294,10 +294,14 @@ def test_a_model_that_fails_to_load_is_one_line_with_the_reason(tmp_path: Path) 
     """A truncated download has the GGUF magic but cannot load: the server's own reason, not a hang."""
     truncated = tmp_path / "truncated.gguf"
     truncated.write_bytes(default_model_path().read_bytes()[:1_000_000])
+    # A reused log: an earlier start's failure must be neither reported nor retried as this one's.
+    (tmp_path / "s.log").write_text("OSError: [Errno 98] address already in use\nValueError: STALE-ERROR-7f3\n")
     result = run_cli("serve", "--gguf", str(truncated), "--log", str(tmp_path / "s.log"))
     assert result.returncode == 7
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert f"Failed to load model from file: {truncated}" in result.stderr and str(tmp_path / "s.log") in result.stderr
+    log = (tmp_path / "s.log").read_text()
+    assert "STALE-ERROR-7f3" not in log and log.count("ValueError: Failed to load model from file") == 1
 
 
 @pytest.mark.slow
