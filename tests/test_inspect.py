@@ -57,7 +57,11 @@ def test_inspect_reads_a_real_quantized_model(capsys):
     assert any(line.split()[:4] == ["blk.0.attn_k.weight", "{576,", "192}", "Q4_1"] for line in out.splitlines())
 
 
-@pytest.mark.parametrize(("content", "needle"), [(None, "no such file"), (b"not a gguf file at all", "not a readable GGUF file")])
+@pytest.mark.parametrize(("content", "needle"), [
+    (None, "no such file"), (b"not a gguf file at all", "not a readable GGUF file"),
+    (b'{"r": 8}', "not a readable GGUF file (it starts with b'{\"r\"', not b'GGUF'"),
+    (b"GGUF\x03\x00", "not a readable GGUF file ("),  # the magic, then truncated: the reader's own reason
+])
 def test_inspect_refuses_a_missing_or_non_gguf_file_in_one_line(tmp_path, capsys, content, needle):
     path = tmp_path / "x.gguf"
     if content is not None:
