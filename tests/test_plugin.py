@@ -93,7 +93,9 @@ def results(project: pytest.Pytester) -> dict:
 
 
 def test_without_options_the_plugin_collects_and_writes_nothing(project):
-    result = project.runpytest("-p", "no:cacheprovider")
+    """A fresh process, as a user's plain `pytest` is: an in-process run inherits this
+    session's imports and gets pytest's "already imported" warning for the plugin."""
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert not (project.path / "reports").exists()
     assert [line for line in result.stdout.lines if "gerbil" in line and not line.startswith("plugins:")] == []
