@@ -10,14 +10,13 @@ reported to be rejected at create time (see docs/pipeline.md).
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from gerbil_eval.errors import GerbilEvalError
-from gerbil_eval.fileio import write_text_atomic
+from gerbil_eval.fileio import sha256_file, write_text_atomic
 
 DEFAULT_HOST = "http://localhost:11434"
 #: The Qwen2.5 (ChatML) chat template in Ollama's Go template syntax.
@@ -134,11 +133,8 @@ def server_version(host: str) -> str:
 
 
 def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return f"sha256:{digest.hexdigest()}"
+    """The blob digest Ollama names files by: ``sha256:<hex>``."""
+    return f"sha256:{sha256_file(path)}"
 
 
 def create_via_http(model: OllamaModel, host: str) -> None:

@@ -8,12 +8,12 @@ always explicit: the SDK's silent defaults (max rank, 2*r) differ from its docs 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from gerbil_eval.errors import GerbilEvalError
+from gerbil_eval.fileio import sha256_file
 
 from .data.validate import validate_together_file
 from .state import PipelineState, add_workdir_argument, load_state, save_state
@@ -88,14 +88,6 @@ def check_limits(limits: Any, request: dict[str, Any]) -> None:
         raise GerbilEvalError(f"{model} fine-tuning limits: " + "; ".join(problems))
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def default_training_file(workdir: Path) -> Path:
     return Path(workdir) / DATA_SUBDIR / TOGETHER_FILE
 
@@ -131,7 +123,7 @@ def start_job(args: argparse.Namespace, state: PipelineState, training: Path, va
     with together_errors(f"fine-tuning limits of {args.model}", key):
         limits = client.fine_tuning.model_limits(model_name=args.model)
     check_limits(limits, probe)
-    sha = file_sha256(training)
+    sha = sha256_file(training)
     if state.file_id and state.training_file_sha256 == sha:
         print(f"training file already uploaded as {state.file_id}")
     else:
