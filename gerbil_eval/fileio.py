@@ -1,4 +1,4 @@
-"""File helpers: atomic output (a reader never sees a half-written report, model or dataset) and hashing.
+"""File helpers: atomic output (a reader never sees a half-written report, model or dataset) and hashing."""
 
 from __future__ import annotations
 
