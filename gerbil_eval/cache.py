@@ -18,9 +18,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from .fileio import atomic_open
 
 #: Bump when the stored entry format changes; old entries are then simply not found.
 CACHE_VERSION = "v1"
@@ -72,13 +73,5 @@ class ResponseCache:
         Not fsynced (unlike reports): a cache entry lost to a power cut costs one
         request, while fsyncing hundreds of entries would cost seconds per run.
         """
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".entry.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({k: fields.get(k) for k in STORED_FIELDS}, fh, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(self._path(key), "w", fsync=False, encoding="utf-8") as fh:
+            json.dump({k: fields.get(k) for k in STORED_FIELDS}, fh, ensure_ascii=False)

@@ -10,15 +10,15 @@ so a failed conversion never leaves a partial adapter at the output path.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
 import gguf
 import numpy as np
 from tqdm import tqdm
+
+from gerbil_eval.fileio import atomic_path
 
 from .plan import ConversionPlan, LoraPair
 from .peft_adapter import TensorSource
@@ -37,27 +37,9 @@ def pair_tensors(pair: LoraPair, source: TensorSource) -> Iterator[tuple[str, np
     yield b_name, b
 
 
-@contextlib.contextmanager
-def _temporary_beside(target: Path) -> Iterator[Path]:
-    """A temporary path in ``target``'s folder, renamed over ``target`` only if the block succeeds."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the adapter from a server user
-        os.replace(tmp, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
 def write_adapter(target: Path, plan: ConversionPlan, source: TensorSource, outtype: str, *, progress: bool = False) -> int:
     """Write ``plan`` to ``target`` atomically; return the number of tensor-data bytes written."""
-    with _temporary_beside(target) as tmp:
+    with atomic_path(target) as tmp:
         writer = gguf.GGUFWriter(tmp, plan.architecture)
         try:
             writer.add_type(gguf.GGUFType.ADAPTER)
