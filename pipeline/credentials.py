@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from gerbil_eval.errors import GerbilEvalError
 
@@ -33,3 +34,10 @@ def together_api_key(key_file: Path | None = None) -> str:
 def redact(text: str, secret: str | None) -> str:
     """``text`` with every occurrence of ``secret`` replaced by ``***``."""
     return text.replace(secret, "***") if secret else text
+
+
+def add_api_key_file_argument(parser: Any) -> None:
+    """The ``--api-key-file`` option every Together command shares."""
+    parser.add_argument("--api-key-file", type=Path, default=None,
+                        help=f"read the API key from this file instead of ${ENV_VAR}")
+

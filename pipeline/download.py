@@ -18,6 +18,7 @@ from gerbil_eval.errors import GerbilEvalError
 from gerbil_eval.fileio import atomic_open
 
 from .archive import find_adapter, safe_extract
+from .credentials import add_api_key_file_argument
 from .state import add_workdir_argument, load_state, save_state
 
 
@@ -25,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_workdir_argument(p)
     p.add_argument("--job", default=None, help="job id (default: the one recorded by `pipeline train`)")
     p.add_argument("--checkpoint-step", type=int, default=None, help="an intermediate checkpoint step instead of the final adapter")
-    p.add_argument("--api-key-file", type=Path, default=None, help="read the API key from this file instead of $TOGETHER_API_KEY")
+    add_api_key_file_argument(p)
 
 
 def stream_to_file(response: Any, path: Path, label: str) -> int:

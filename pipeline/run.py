@@ -25,6 +25,7 @@ from gerbil_eval.errors import GerbilEvalError
 
 from .deploy import DEFAULT_OLLAMA_BASE
 from .ollama import DEFAULT_HOST
+from .credentials import add_api_key_file_argument
 from .state import ADAPTER_GGUF, add_workdir_argument, load_state, save_state
 from .together_train import DEFAULT_BASE, DATA_SUBDIR
 
@@ -50,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-gguf", type=Path, default=None, help="base model GGUF, for --target llama-server")
     p.add_argument("--gate", default="--require-better",
                    help="release gate flags passed to the harness (default: --require-better)")
-    p.add_argument("--api-key-file", type=Path, default=None, help="read the Together key from this file instead of $TOGETHER_API_KEY")
+    add_api_key_file_argument(p)
 
 
 def step_commands(args: argparse.Namespace, adapter_dir: str | None) -> dict[str, list[str]]:

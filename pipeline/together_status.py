@@ -17,6 +17,7 @@ from typing import Any
 
 from gerbil_eval.errors import GerbilEvalError
 
+from .credentials import add_api_key_file_argument
 from .state import PipelineState, add_workdir_argument, load_state, save_state
 from .together_api import FAILED_STATUSES, TERMINAL_STATUSES, JobFailed, make_client, together_errors
 
@@ -27,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--watch", action="store_true", help="poll until the job ends; exit 1 if it fails")
     p.add_argument("--interval", type=float, default=30.0, help="seconds between polls with --watch (default 30)")
     p.add_argument("--events", type=int, default=5, help="recent events to show (default 5)")
-    p.add_argument("--api-key-file", type=Path, default=None, help="read the API key from this file instead of $TOGETHER_API_KEY")
+    add_api_key_file_argument(p)
 
 
 def job_progress(job: Any, events: list[Any]) -> tuple[int | None, int | None]:

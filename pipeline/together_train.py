@@ -16,6 +16,7 @@ from gerbil_eval.errors import GerbilEvalError
 from gerbil_eval.fileio import sha256_file
 
 from .data.validate import validate_together_file
+from .credentials import add_api_key_file_argument
 from .state import PipelineState, add_workdir_argument, load_state, save_state
 
 DEFAULT_BASE = "Qwen/Qwen2.5-7B-Instruct"
@@ -37,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lora-dropout", type=float, default=0.0, help="LoRA dropout in [0, 1) (default 0)")
     p.add_argument("--lora-modules", default="all-linear", help="LoRA target modules (default all-linear)")
     p.add_argument("--suffix", default="gerbil", help="suffix of the output model name (default gerbil)")
-    p.add_argument("--api-key-file", type=Path, default=None, help="read the API key from this file instead of $TOGETHER_API_KEY")
+    add_api_key_file_argument(p)
     p.add_argument("--dry-run", action="store_true", help="print the job request and send nothing")
     p.add_argument("--force", action="store_true", help="start a new job even if the state already has one")
 
