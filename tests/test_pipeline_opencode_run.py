@@ -6,12 +6,11 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from tests.fake_openai import FakeOpenAI
 from pipeline.opencode import strip_jsonc, update_config
 from pipeline.run import STEPS
 
@@ -25,24 +24,9 @@ def pipeline(*args: str, env: dict | None = None, cwd: Path | None = None) -> su
 
 @pytest.fixture
 def models_server():
-    """An OpenAI-compatible /v1/models on loopback listing one model id, as llama-server does."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *a) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            data = json.dumps({"object": "list", "data": [{"id": "gerbil-qwen", "object": "model"}]}).encode()
-            self.send_response(200 if self.path == "/v1/models" else 404)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    """The stand-in OpenAI server listing one model id on /v1/models, as llama-server lists its alias."""
+    with FakeOpenAI(models=("gerbil-qwen",)) as server:
+        yield server.url
 
 
 def test_opencode_adds_provider_and_keeps_everything_else(tmp_path: Path, models_server: str) -> None:
