@@ -310,6 +310,62 @@ def read(text: str) -> ReadResult:
     return _Reader(text).read()
 
 
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Where one datum or one line comment lies: ``text[start:end]``, at bracket ``depth`` (0 = top)."""
+
+    kind: str  # "datum" or "comment"
+    start: int
+    end: int
+    depth: int
+
+
+def spans(text: str) -> list[Span]:
+    """Every datum (at any depth, quote prefixes included) and every ``;`` comment of ``text``,
+    in the order they end; what :mod:`gerbil_eval.annotations` uses to pair a ``; =>`` comment
+    with the expression before it. Tolerant like :func:`read`: never raises. Datums removed by
+    ``#;`` are left out, as are block comments."""
+    helper = _Reader(text)
+    out: list[Span] = []
+    frames: list[tuple[int, list[tuple[str, int]]]] = [(0, [])]  # (start, pending prefixes)
+    pos, n = 0, len(text)
+
+    def finish(start: int, end: int) -> None:
+        pending = frames[-1][1]
+        while pending:
+            kind, at = pending.pop()
+            if kind == "#;":
+                return
+            start = at
+        out.append(Span("datum", start, end, len(frames) - 1))
+
+    while pos < n:
+        m = _TOKEN.match(text, pos)
+        assert m is not None
+        kind, start, pos = m.lastgroup, pos, m.end()
+        if kind in ("ws", "shebang"):
+            continue
+        if kind == "line_comment":
+            out.append(Span("comment", start, pos, len(frames) - 1))
+        elif kind == "block_comment":
+            pos = helper.skip_nested(start, _BLOCK_MARK, "#|", "block comment")
+        elif kind in ("datum_comment", "quote"):
+            frames[-1][1].append((m.group(), start))
+        elif kind == "open":
+            frames.append((start, []))
+        elif kind == "close":
+            if len(frames) > 1:
+                opened = frames.pop()[0]
+                finish(opened, pos)
+        else:
+            if kind == "printed":
+                pos = helper.skip_nested(start, _PRINTED_MARK, "#<", "printed object")
+            elif kind == "bad_string":
+                pos = n
+            finish(start, pos)
+    return out
+
+
 def read_gerbil(text: str) -> tuple[Datum, ...]:
     """Read ``text`` tolerantly and return the data (what the code-aware checks use)."""
     return read(text).data
