@@ -12,6 +12,7 @@ COMMANDS = {
     "report": ("gerbil_eval.report_cmd", "re-render summary.md and report.html of a run from its results.json"),
     "serve": ("gerbil_eval.serve_cmd", "serve a GGUF model (optionally with a LoRA) on an OpenAI-compatible llama.cpp server"),
     "model-path": ("gerbil_eval.serve_cmd_path", "print the path of the embedded default model (SmolLM2-135M-Instruct GGUF)"),
+    "bindings": ("gerbil_eval.bindings.command", "build the Gerbil binding index from the sources, or show where a name is defined"),
     "compare-adapter": ("gerbil_eval.compare_adapter", "run base vs base+adapter on the local server and write the comparison report"),
 }
 

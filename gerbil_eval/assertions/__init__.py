@@ -124,4 +124,4 @@ def threshold_of(assertion: "Assertion") -> float:
 
 
 # Importing the handler modules fills REGISTRY.
-from . import forms, fuzzy, gerbil, python_fn, text  # noqa: E402,F401
+from . import forms, fuzzy, gerbil, python_fn, resolves, text  # noqa: E402,F401
