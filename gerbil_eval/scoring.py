@@ -4,8 +4,11 @@ Rules (promptfoo's, with its ``threshold: 0`` quirk fixed):
 
 - The case score is the mean of the assertion scores weighted by ``weight`` (default 1).
 - A weight-0 assertion is reported but neither counts toward the score nor fails the case.
-- With a case ``threshold`` the case passes iff score >= threshold (0 honoured: always passes).
+- With a case ``threshold`` the case passes iff score >= threshold (0 honoured: always passes)
+  and no weighted ``resolves``/``facts`` assertion fails (they are gates, see ``GATES``).
 - Without one it passes iff every weighted assertion passes.
+- A case that asks for code (a weighted ``parses``) scores 0 on an answer without Scheme code
+  (:mod:`.code_rule`): no credit from ``not-`` checks that found nothing in no code.
 - A case whose assertions all weigh 0 has nothing to judge: score 0, and it passes
   (``lint`` flags such cases, so this only happens on purpose, e.g. to record metrics).
 """
@@ -16,8 +19,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from .answer import analyse
+from .code_rule import asks_for_code, has_scheme_code
 from .assertions import evaluate
 from .cases import Case
+
+
+#: Assertion types whose failure fails the case even under a case ``threshold``: code that calls
+#: a procedure Gerbil does not have, or an answer that states a false result, is wrong however
+#: well it scores otherwise.
+GATES = frozenset({"resolves", "facts"})
+#: The reason of a code case answered without Gerbil code (see :mod:`.code_rule`).
+NO_CODE = "no Gerbil code: the case asks for code, so an answer without Scheme code scores 0"
 
 
 @dataclass(frozen=True)
@@ -73,12 +85,15 @@ def score_answer(case: Case, answer: str, context: dict | None = None) -> CaseSc
         out = evaluate(a, ans, ctx)
         results.append(AssertionResult(a.type, a.value, a.weight, out.passed, out.score, out.reason))
     rows = tuple(results)
+    if asks_for_code(case.assertions) and not has_scheme_code(ans):
+        return CaseScore(0.0, False, NO_CODE, rows)
     total = sum(r.weight for r in rows)
     score = min(1.0, max(0.0, sum(r.score * r.weight for r in rows) / total)) if total > 0 else 0.0
     if total <= 0:
         passed = True
     elif case.threshold is not None:
         passed = score >= case.threshold - 1e-9  # float sums must not flip a tie
+        passed = passed and not any(r.type in GATES and r.weight > 0 and not r.passed for r in rows)
     else:
         passed = all(r.passed for r in rows if r.weight > 0)
     return CaseScore(score, passed, _case_reason(rows, score, passed, case.threshold if total > 0 else None), rows)

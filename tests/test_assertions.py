@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from gerbil_eval.assertions import REGISTRY, evaluate
+from gerbil_eval.code_rule import CODE_TYPES
 from gerbil_eval.cases import Case, CaseFileError, assertion_from_dict
 
 
@@ -163,7 +164,9 @@ def test_answer_without_fences_is_all_code():
 
 def test_shell_and_json_blocks_are_not_code():
     answer = fenced("gxi -e '(hash-table-walk h f)'", "bash") + fenced('{"x": "(hash-set! h 1 2)"}', "json")
-    assert passes("not-calls-any", ["hash-table-walk", "hash-set!"], answer)
+    assert not passes("calls-any", ["hash-table-walk", "hash-set!"], answer)
+    # and a not- check has nothing to inspect there, so it earns nothing either
+    assert run("not-calls-any", ["hash-table-walk"], answer).reason == "no Scheme code to inspect"
 
 
 def test_fence_variants_are_recognised():
@@ -545,6 +548,9 @@ SAMPLE_VALUES = {
 def test_not_prefix_negates_pass_and_score_exactly(type_, answer):
     base = run(type_, SAMPLE_VALUES[type_], answer)
     neg = run("not-" + type_, SAMPLE_VALUES[type_], answer)
+    if type_ in CODE_TYPES and answer in ("nothing (", ""):  # no Scheme code: a not- check earns nothing
+        assert (neg.passed, neg.score, neg.reason) == (False, 0.0, "no Scheme code to inspect")
+        return
     assert neg.passed is (not base.passed)
     assert neg.score == pytest.approx(1.0 - base.score)
     # the same fact; near misses from the code are only added where the finding is a failure

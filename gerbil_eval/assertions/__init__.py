@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..answer import Answer, analyse
+from ..code_rule import CODE_TYPES, asks_for_code, has_scheme_code
 
 if TYPE_CHECKING:
     from ..cases import Assertion
@@ -96,6 +97,9 @@ def known_types() -> list[str]:
 def evaluate(assertion: "Assertion", answer: str | Answer, context: dict) -> Outcome:
     """Run one assertion on ``answer``; ``not-`` negates pass and score exactly.
 
+    A negated code-aware check earns nothing on an answer without Scheme code (see
+    :mod:`gerbil_eval.code_rule`), unless ``context["case"]`` does not ask for code.
+
     A broken check (a user ``python`` function that raises or returns nonsense; it
     reports that as :meth:`Outcome.failure`) fails with its reason, under ``not-`` too,
     as promptfoo's invalid-regex quirk is fixed at load time.
@@ -109,9 +113,17 @@ def evaluate(assertion: "Assertion", answer: str | Answer, context: dict) -> Out
     reason = out.reason if len(out.reason) <= MAX_REASON else out.reason[: MAX_REASON - 3] + "..."
     if out.broken:
         return Outcome.failure(reason)
+    if negated and base in CODE_TYPES and _code_expected(context) and not has_scheme_code(ans):
+        return Outcome(False, 0.0, "no Scheme code to inspect")  # nothing inspected, nothing earned
     if negated:
         return Outcome(not out.passed, 1.0 - score, reason)
     return Outcome(out.passed, score, reason)
+
+
+def _code_expected(context: dict) -> bool:
+    """A ``not-`` code check earns credit only on code, in a case that asks for code (or alone)."""
+    case = context.get("case")
+    return case is None or asks_for_code(case.assertions)
 
 
 def threshold_of(assertion: "Assertion") -> float:
@@ -124,4 +136,4 @@ def threshold_of(assertion: "Assertion") -> float:
 
 
 # Importing the handler modules fills REGISTRY.
-from . import forms, fuzzy, gerbil, python_fn, resolves, text  # noqa: E402,F401
+from . import facts, forms, fuzzy, gerbil, python_fn, resolves, text  # noqa: E402,F401

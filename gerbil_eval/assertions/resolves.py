@@ -196,7 +196,9 @@ def _usage(ans: Answer) -> Usage:
 def judge(usage: Usage, index: BindingIndex, options: dict[str, str]) -> Outcome:
     """Pass when some allowed version has no problem; the reason names each offender."""
     versions = [options["version"]] if "version" in options else list(index.versions)
-    optional = options.get("imports") == "optional"
+    # snippet style means code that leaves imports out altogether; code that writes an import
+    # list is a program, and a program without one of its imports does not run
+    optional = options.get("imports") == "optional" and not usage.imports
     results = {v: _Version(index, v, usage, optional).problems for v in versions}
     fine = [v for v, problems in results.items() if not problems]
     if fine:
