@@ -22,7 +22,7 @@ from .answer import Answer
 from .reader import Form, Span, Symbol, spans
 
 #: Assertion types that look at the answer's code; under ``not-`` they need code to earn credit.
-CODE_TYPES = frozenset({"calls", "calls-any", "mentions", "mentions-any", "imports", "imports-any", "defines",
+CODE_TYPES = frozenset({"calls", "calls-any", "mentions", "mentions-any", "imports", "imports-any", "defines", "argument-order",
                         "defines-any", "form", "form-any", "parses", "resolves"})
 SCHEME_SHARE = 0.5
 
@@ -43,7 +43,8 @@ def reads_as_scheme(text: str, data: tuple) -> bool:
     total = _visible(text, neutral)
     inside = 0
     for s in all_spans:
-        if s.kind == "datum" and s.depth == 0 and text[s.start] in "([{'`":
+        glued = s.start > 0 and not text[s.start - 1].isspace() and text[s.start - 1] not in "([{'`,"
+        if s.kind == "datum" and s.depth == 0 and text[s.start] in "([{'`" and not glued:  # print(x) is not Lisp
             inner = [c for c in all_spans if c.kind == "comment" and s.start <= c.start < s.end]
             inside += _visible(text[s.start:s.end], [Span(c.kind, c.start - s.start, c.end - s.start, 0)
                                                      for c in inner])

@@ -60,6 +60,16 @@ def _calls_any(claim: Claim, names: tuple[str, ...]) -> bool:
 
 
 _MERGE = r"(?<![\w-])hash-merge(?![\w/!-])|(?<![\w-])merg(e|es|ed|ing)\b(?!-)"
+def _let_hash_strong_missing(claim: Claim) -> bool:
+    """``(let-hash h .zzz) ; => #f``: a strong ``.key`` reference claimed to give nothing."""
+    d = claim.datum
+    if not (_call(claim, "let-hash") and isinstance(d, Form) and len(d.items) > 2):
+        return False
+    last = d.items[-1]
+    strong = type(last) is Symbol and last.startswith(".") and not last.startswith((".?", ".."))
+    return strong and not claim.error and bool(_NOTHING.match(claim.value))
+
+
 _JSON_READERS = ("string->json-object", "read-json", "bytes->json-object", "port->json-object")
 
 FACTS: dict[str, Fact] = {f.id: f for f in (
@@ -75,11 +85,14 @@ FACTS: dict[str, Fact] = {f.id: f for f in (
          code=lambda c: _call(c, "hash-get") and (c.error or c.value.strip() in ("#!void", "(void)", "void"))),
     Fact("json-arrays-are-lists",
          "JSON arrays read as lists by default",
-         prose=((r"\b(json )?arrays?\b", r"\b(vectors?|#\()"),),
+         prose=((r"(?<![\w-])(json )?arrays?(?![\w-])",
+                 r"\b(become|becomes|are|is|parse[sd]?\s+(in)?to|decode[sd]?\s+(in)?to|maps?( to)?|mapped to|turn into|"
+                 r"come back as|(are )?returned as|(are )?read as|converts? to|converted to|represented as|as)\s+"
+                 r"(scheme |a |gambit )?(vectors?\b|#\()"),),
          code=lambda c: _calls_any(c, _JSON_READERS) and c.value.lstrip().startswith("#(")),
     Fact("hash-merge-left-wins",
          "hash-merge keeps the value of the leftmost table that has the key",
-         prose=((_MERGE, r"\b(later|last|right(most)?|second|subsequent|new(er)?|other|overrid\w*)\b[^.]*?"
+         prose=((_MERGE, r"\b(later|last|right(most)?|second|subsequent|overrid\w*)\b[^.;]*?"
                  r"\b(overrid\w*|wins?|take precedence|takes? priority|replaces?|overwrites?|clobbers?)\b"),
                 (_MERGE, r"\b(overrides|overwrites)\b[^.]*\b(earlier|first|left(most)?)\b")),
          code=None),
@@ -87,6 +100,9 @@ FACTS: dict[str, Fact] = {f.id: f for f in (
          "(in-range n) stops before n: the end is exclusive",
          prose=((r"in-range|\bend\b|\brange\b", r"\binclusive\b|\bincludes? (the )?end\b"),),
          code=None),
+    Fact("let-hash-dot-raises",
+         "in let-hash, .key is (hash-ref h 'key): a missing key raises (.?key gives #f)",
+         code=lambda c: _let_hash_strong_missing(c)),
     Fact("keyword-string-without-colon",
          "keyword->string drops the colon: (keyword->string port:) is \"port\"",
          code=lambda c: (_call(c, "keyword->string", 1) and isinstance(c.datum.items[1], Keyword)  # type: ignore[union-attr]

@@ -539,7 +539,8 @@ SAMPLE_VALUES = {
     "starts-with": "(", "levenshtein": "(hash-map f h)", "imports": ":std/iter", "imports-any": [":std/iter"],
     "calls": "hash-map", "calls-any": ["hash-map", "x"], "mentions": "h", "mentions-any": ["h"], "defines": "f",
     "defines-any": ["f"], "form": "(hash-map _ _)", "form-any": ["(hash-map _ ...)"], "parses": None,
-    "code-block": None, "fuzzy": "hash-map", "resolves": None,
+    "code-block": None, "fuzzy": "hash-map", "resolves": None, "argument-order": None,
+    "facts": ["hash-ref-missing-raises"],
 }
 
 

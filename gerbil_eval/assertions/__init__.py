@@ -136,4 +136,4 @@ def threshold_of(assertion: "Assertion") -> float:
 
 
 # Importing the handler modules fills REGISTRY.
-from . import facts, forms, fuzzy, gerbil, python_fn, resolves, text  # noqa: E402,F401
+from . import argument_order, facts, forms, fuzzy, gerbil, python_fn, resolves, text  # noqa: E402,F401

@@ -1,0 +1,154 @@
+"""Claims checked against facts (``facts``), argument order, and the no-credit-without-code rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gerbil_eval.assertions import evaluate
+from gerbil_eval.cases import CaseFileError, assertion_from_dict, load_cases
+from gerbil_eval.code_rule import asks_for_code
+from gerbil_eval.scoring import NO_CODE, score_answer
+
+CASES = load_cases(Path(__file__).resolve().parents[1] / "cases")
+CODE_CASES = [c for c in CASES if asks_for_code(c.assertions)]
+
+
+def check(facts: list[str], answer: str):
+    return evaluate(assertion_from_dict({"type": "facts", "value": facts}), answer, {})
+
+
+# --- the four facts of the original verify prompts, in many wordings -----------------------------------
+
+@pytest.mark.parametrize("wrong", [
+    "hash-ref returns #f for a missing key.",
+    "`hash-ref` gives back `#f` when the key is absent.",
+    "If the key isn't there, hash-ref simply returns void.",
+    "Both behave the same; hash-ref also yields #f on a missing key",
+    "```scheme\n(hash-ref h 'missing)   ; => #f\n```",
+    "```scheme\n(hash-ref h 'zz) ;;=> #!void\n```",
+    "```scheme\n> (hash-ref h 'zz)\n#f\n```",
+])
+def test_hash_ref_returning_nothing_is_caught(wrong):
+    out = check(["hash-ref-missing-raises"], wrong)
+    assert not out.passed and "raises" in out.reason
+
+
+@pytest.mark.parametrize("right", [
+    "hash-ref raises an error for a missing key unless you pass a default.",
+    "`hash-ref` does not return #f for a missing key: it signals an error.",
+    "Unlike hash-ref, which raises, hash-get returns #f.",
+    "`(hash-ref h k #f)` returns #f when the key is missing, because #f is the default.",
+    "hash-ref with a default returns the default, e.g. #f.",
+    "```scheme\n(hash-ref h 'missing)   ; => error: unbound key\n(hash-ref h 'a)  ; => 1\n```",
+    "```scheme\n> (hash-ref h 'zz)\n*** ERROR IN (stdin)@2.1 -- Unbound key\n```",
+])
+def test_correct_statements_about_hash_ref_pass(right):
+    assert check(["hash-ref-missing-raises"], right).passed
+
+
+@pytest.mark.parametrize("wrong, ok", [
+    ("hash-get raises an error when the key is missing.", False),
+    ("Careful: `hash-get` throws on unknown keys.", False),
+    ("```scheme\n(hash-get h 'zz)  ; error\n```", False),
+    ("hash-get never raises; it returns #f.", True),
+    ("hash-get returns #f for a missing key, while hash-ref raises.", True),
+    ("```scheme\n(hash-get h 'zz)  ; => #f\n```", True),
+])
+def test_hash_get_facts(wrong, ok):
+    assert check(["hash-get-missing-false"], wrong).passed is ok
+
+
+@pytest.mark.parametrize("text, ok", [
+    ("JSON arrays parse to vectors.", False),
+    ("Arrays become Scheme vectors and objects become hash tables.", False),
+    ("```scheme\n(string->json-object \"[1,2]\")  ; => #(1 2)\n```", False),
+    ("JSON arrays are read as lists by default, not vectors.", True),
+    ("Arrays become lists; set read-json-array-as-vector? to #t if you want vectors.", True),
+    ("In JSON, arrays are ordered; in Gerbil they are read as lists.", True),
+    ("```scheme\n(string->json-object \"[1,2]\")  ; => (1 2)\n```", True),
+])
+def test_json_arrays_are_lists(text, ok):
+    assert check(["json-arrays-are-lists"], text).passed is ok
+
+
+@pytest.mark.parametrize("text, ok", [
+    ("hash-merge combines tables; later tables override earlier ones.", False),
+    ("With hash-merge the right table wins on conflicts.", False),
+    ("hash-merge: values from the second table take precedence.", False),
+    ("In hash-merge the leftmost table wins: later tables do not override it.", True),
+    ("hash-merge keeps the first table's value for a key in both.", True),
+    ("Use hash-merge-right if the right table should win.", True),
+])
+def test_hash_merge_left_wins(text, ok):
+    assert check(["hash-merge-left-wins"], text).passed is ok
+
+
+def test_unknown_fact_is_a_load_error():
+    with pytest.raises(CaseFileError, match="unknown fact"):
+        assertion_from_dict({"type": "facts", "value": ["hash-ref-is-fast"]})
+
+
+# --- argument order --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("code, ok", [
+    ("(def cfg '((port . 80)))\n(assgetq cfg 'port)", False),
+    ("(def cfg '((port . 80)))\n(assgetq 'port cfg)", True),
+    ("(import :std/pregexp)\n(pregexp-match str pattern)", False),
+    ("(import :std/pregexp)\n(pregexp-match pattern str)", True),
+    ("(hash-get key table)", False),
+    ("(hash-get table key)", True),
+    ("(def (show k v) (displayln k v))\n(hash-for-each h show)", False),
+    ("(def (show k v) (displayln k v))\n(hash-for-each show h)", True),
+    ("(with-catch thunk handler)", False),
+    ("(def m (make-mutex))\n(with-lock (lambda () 1) m)", False),
+    ("(raise-parse-error \"unexpected\" tok)", False),
+    ("(raise-parse-error parse-token \"unexpected\" tok)", True),
+    ("(hash-ref s 'x)", True),  # a table called s: unknown kinds are never blamed
+])
+def test_argument_order(code, ok):
+    out = evaluate(assertion_from_dict({"type": "argument-order"}), code, {})
+    assert out.passed is ok, out.reason
+
+
+# --- no credit without Gerbil code -------------------------------------------------------------------
+
+def test_python_answer_scores_zero_on_a_code_case():
+    case = next(c for c in CASES if c.id == "hash-iteration")
+    result = score_answer(case, "Use a dict:\n\n```python\nfor k, v in d.items():\n    print(k, v)\n```\n")
+    assert (result.score, result.passed, result.reason) == (0.0, False, NO_CODE)
+
+
+def test_repl_transcript_is_code():
+    case = next(c for c in CASES if c.id == "hash-get-vs-hash-ref")
+    result = score_answer(case, "```\n> (hash-get h 'zz)\n#f\n> (hash-ref h 'zz 0)\n0\n```\n")
+    assert result.reason != NO_CODE
+
+
+_PROSE = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="()[]{}"), max_size=200)
+_PYTHON = st.sampled_from(["def f(x):\n    return x + 1", "print(len(xs))", "for k, v in d.items():\n    print(k)",
+                           "import json\njson.loads(s)", "x = {'a': 1}\nx.get('b')"])
+
+
+@st.composite
+def answers_without_scheme(draw) -> str:
+    """Prose (no brackets), and code blocks that are not Scheme: Python, shell, JSON."""
+    parts = [draw(_PROSE)]
+    for _ in range(draw(st.integers(0, 3))):
+        lang = draw(st.sampled_from(["python", "sh", "json", "py", ""]))
+        body = draw(_PYTHON) if lang in ("python", "py", "") else draw(st.sampled_from(
+            ["gxc -exe main.ss", "$ gxi main.ss", '{"a": [1, 2]}']))
+        parts.append(f"```{lang}\n{body}\n```")
+        parts.append(draw(_PROSE))
+    return "\n\n".join(parts)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(answer=answers_without_scheme())
+def test_any_answer_without_scheme_code_scores_zero_on_every_code_case(answer):
+    for case in CODE_CASES:
+        result = score_answer(case, answer)
+        assert result.score == 0.0 and not result.passed, (case.id, result.reason)
