@@ -228,7 +228,7 @@ def test_error_is_raised_before_anything_else_loads(tmp_path):
     """A bad second file stops the load even though the first is fine: nothing partial is returned."""
     write(tmp_path, "a.yaml", GOOD_CASE)
     write(tmp_path, "b.yaml", "- id: x\n  prompt: p\n  assert: [{type: nope}]\n")
-    with pytest.raises(CaseError, match="b.yaml:3: case x: assert #1.type: unknown assertion type 'nope'; known: calls, "):
+    with pytest.raises(CaseError, match="b.yaml:3: case x: assert #1.type: unknown assertion type 'nope'; known: argument-order, calls, "):
         load_cases([tmp_path])
 
 
