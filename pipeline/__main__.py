@@ -12,6 +12,7 @@ COMMANDS = {
     "status": ("pipeline.together_status", "show the run's state and the fine-tune job's status (--watch to follow it)"),
     "download": ("pipeline.download", "download the LoRA adapter checkpoint and extract it safely"),
     "convert": ("pipeline.convert.cli", "convert a PEFT LoRA adapter to a GGUF LoRA adapter"),
+    "merge": ("pipeline.merge.cli", "merge a LoRA adapter into its base GGUF (or HF folder), optionally quantized"),
     "inspect": ("pipeline.convert.inspect_cmd", "print a GGUF file's metadata and tensor table"),
     "deploy": ("pipeline.deploy", "deploy the adapter to Ollama or a local llama.cpp server"),
     "opencode": ("pipeline.opencode", "add or update the model as a provider in opencode.json"),

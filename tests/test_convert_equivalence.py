@@ -175,30 +175,14 @@ def write_gguf_base(model, path: Path) -> None:
     """The HF model as a GGUF qwen2 base with F32 weights and a placeholder byte vocabulary."""
     import gguf
 
+    from pipeline.convert.bases import load_base_config
+    from tests.gguf_factory import write_gguf_model
+
     c = model.config
-    writer = gguf.GGUFWriter(path, "qwen2")
-    writer.add_context_length(c.max_position_embeddings)
-    writer.add_embedding_length(c.hidden_size)
-    writer.add_feed_forward_length(c.intermediate_size)
-    writer.add_block_count(c.num_hidden_layers)
-    writer.add_head_count(c.num_attention_heads)
-    writer.add_head_count_kv(c.num_key_value_heads)
-    writer.add_rope_freq_base(QWEN2_ROPE_THETA)
-    writer.add_layer_norm_rms_eps(c.rms_norm_eps)
-    writer.add_tokenizer_model("gpt2")  # token ids are fed directly; the vocabulary only has to load
-    writer.add_tokenizer_pre("default")
-    writer.add_token_list([f"<t{i}>" for i in range(c.vocab_size)])
-    writer.add_token_types([1] * c.vocab_size)
-    writer.add_token_merges(["<t1> <t2>"])
-    writer.add_bos_token_id(0)
-    writer.add_eos_token_id(1)
+    c.to_json_file(path.with_suffix(".json"))
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.QWEN2, c.num_hidden_layers)
-    for key, tensor in model.state_dict().items():
-        writer.add_tensor(names.get_name(key, try_suffixes=(".weight", ".bias")), tensor.float().numpy())
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    tensors = {names.get_name(key, try_suffixes=(".weight", ".bias")): t.float().numpy() for key, t in model.state_dict().items()}
+    write_gguf_model(path, "qwen2", load_base_config(path.with_suffix(".json")), tensors, context=c.max_position_embeddings)
 
 
 @pytest.fixture(scope="module")

@@ -144,6 +144,16 @@ class SafetensorsSource:
             raise AdapterError(f"{self.path}: tensor {key!r} is truncated; download the adapter again")
         return to_f32(data).reshape(entry.shape)
 
+    def dtype(self, key: str) -> str:
+        """The tensor's safetensors dtype name (F32, F16 or BF16)."""
+        return self._entries[key].dtype
+
+    def raw(self, key: str) -> np.ndarray:
+        """The tensor's stored bytes, memory-mapped (for copying a tensor unchanged)."""
+        entry = self._entries[key]
+        count = math.prod(entry.shape) * _SAFETENSORS_DTYPES[entry.dtype][0].itemsize
+        return np.memmap(self.path, dtype=np.uint8, mode="r", offset=entry.offset, shape=(count,))
+
 
 def _read_safetensors_header(path: Path) -> dict[str, _Entry]:
     """Parse the safetensors header and check every tensor lies inside the file."""
