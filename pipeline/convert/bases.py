@@ -78,6 +78,9 @@ BUILTIN_BASES: dict[str, BaseConfig] = {
     **_llama("meta-llama/Meta-Llama-3-8B", *_LLAMA3_8B),
     **_llama("meta-llama/Llama-3.1-8B-Instruct", *_LLAMA3_8B),
     **_llama("meta-llama/Meta-Llama-3.1-8B-Instruct", *_LLAMA3_8B),
+    # Together's fine-tuning names for the same checkpoints (pipeline train --model ...-Reference)
+    **_llama("meta-llama/Meta-Llama-3.1-8B-Instruct-Reference", *_LLAMA3_8B),
+    **_llama("meta-llama/Meta-Llama-3.1-8B-Reference", *_LLAMA3_8B),
     **_llama("meta-llama/Llama-3.1-8B", *_LLAMA3_8B),
 }
 

@@ -45,20 +45,10 @@ def run(args: argparse.Namespace) -> int:
         merged = merge_hf(args.base, args.adapter, args.output, adapter_scale=args.scale, force=args.force, progress=progress)
         print(f"wrote {args.output}/: {merged} weights merged ({time.perf_counter() - started:.1f} s)")
         return 0
-    from .merge_gguf import merge_gguf
-    from .quantize import quantize
+    from .build import build_merged
 
-    if args.output.exists() and not args.force:
-        raise MergeError(f"{args.output}: already exists; pass --force to overwrite it")
-    if args.quantize is None:
-        result = merge_gguf(args.base, args.adapter, args.output, adapter_scale=args.scale, force=args.force, progress=progress)
-    else:  # the F16 merge is an intermediate beside the output, removed whatever happens
-        intermediate = args.output.with_name(f".{args.output.name}.f16-merge.gguf")
-        try:
-            result = merge_gguf(args.base, args.adapter, intermediate, adapter_scale=args.scale, force=True, progress=progress)
-            quantize(intermediate, args.output, args.quantize, threads=args.threads, progress=progress, verbose=args.verbose)
-        finally:
-            intermediate.unlink(missing_ok=True)
+    result = build_merged(args.base, args.adapter, args.output, kind=args.quantize, adapter_scale=args.scale,
+                          force=args.force, progress=progress, threads=args.threads, verbose=args.verbose)
     size = args.output.stat().st_size
     kind = args.quantize.upper() if args.quantize else "F16 merge"
     print(f"wrote {args.output}: {result.architecture}, {result.merged} of {result.tensors} tensors merged, {kind}, "
