@@ -15,6 +15,10 @@ BASE_URL   ?=
 MAX_TOKENS ?= 256
 EVAL_ARGS  ?=
 ADAPTER    ?=
+# Inputs of the pipeline's data step (they come from outside this project: the gerbil-mcp cookbook,
+# the Gerbil repository's doc/ and src/); `make pipeline` uses the copies beside the repository.
+SHARED_DATA   ?= ../shared/data
+PIPELINE_DATA ?= --cookbook $(SHARED_DATA)/gerbil-mcp/cookbooks.json --docs $(SHARED_DATA)/gerbil-docs --sources $(SHARED_DATA)/gerbil-src/src
 
 .PHONY: setup test eval compare pipeline bench clean help
 
@@ -54,7 +58,7 @@ compare: setup
 	$(BIN)/python -m gerbil_eval compare-adapter --adapter "$(ADAPTER)" --max-tokens $(MAX_TOKENS) -- $(EVAL_ARGS) || test $$? -eq 1
 
 pipeline: setup
-	$(BIN)/python -m pipeline run $(PIPELINE_ARGS)
+	$(BIN)/python -m pipeline run $(PIPELINE_DATA) $(PIPELINE_ARGS)
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py

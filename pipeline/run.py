@@ -10,6 +10,12 @@ step's command (and the fine-tune request) with no side effects, no network and
 no key. The gate is the harness itself: the new model against its base, then
 ``gerbil_eval report`` applies the release gates to that run, so the pipeline exits
 1 when a gate fails (quality regresses), not merely because some case failed.
+
+``--retrain`` is the iterating loop: every step again with the current data, a new
+fine-tune job (``train --force``, hyper-parameters passed through), and a gate against
+both the base and the previous release (``--compare-to``, default the last release that
+passed; ``--max-regression``), ending with the comparison table. Each gate is recorded
+as a release in the state file (pipeline/releases.py).
 """
 
 from __future__ import annotations
@@ -23,14 +29,19 @@ from typing import Callable
 
 from gerbil_eval.errors import GerbilEvalError
 
-from .deploy import DEFAULT_OLLAMA_BASE
 from .ollama import DEFAULT_HOST
 from .credentials import add_api_key_file_argument
+from .families import family_for
+from .releases import last_passing, record_release
 from .state import ADAPTER_GGUF, add_workdir_argument, load_state, save_state
 from .together_train import DEFAULT_BASE, DATA_SUBDIR
 
 STEPS = ("data", "train", "watch", "download", "convert", "deploy", "gate")
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: Hyper-parameters `--retrain` (or any run) passes through to `pipeline train` when given.
+TRAIN_FLAGS = ("epochs", "learning_rate", "batch_size", "lora_r", "lora_alpha")
+#: Where the data step's inputs come from when they are not given (they live outside this project).
+DATA_ORIGINS = ("--cookbook: cookbooks.json of the gerbil-mcp repository; --docs: the Gerbil repository's doc/ "
+                "(Markdown); --sources (optional, adds the modules and their unit tests): the Gerbil repository's src/")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,20 +49,47 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="from_step", choices=STEPS, default=None,
                    help="run this step and every later one (default: only the steps the state file does not mark done)")
     p.add_argument("--dry-run", action="store_true", help="print every step's command; no side effects, no network, no key")
-    p.add_argument("--cookbook", type=Path, default=SHARED_DATA / "gerbil-mcp" / "cookbooks.json",
-                   help="gerbil-mcp cookbooks.json for the data step")
-    p.add_argument("--docs", type=Path, action="append", default=None,
-                   help="Markdown doc tree for the data step (repeatable; default ../shared/data/gerbil-docs)")
+    p.add_argument("--cookbook", type=Path, default=None, help="gerbil-mcp cookbooks.json for the data step")
+    p.add_argument("--docs", type=Path, action="append", default=None, help="Markdown doc tree for the data step (repeatable)")
+    p.add_argument("--sources", type=Path, action="append", default=None,
+                   help="Gerbil source tree (src/, with its *-test.ss) for the data step (repeatable)")
     p.add_argument("--cases", type=Path, default=Path("cases"), help="eval cases, for decontamination and the gate")
     p.add_argument("--model", default=DEFAULT_BASE, help=f"Together base model (default {DEFAULT_BASE})")
     p.add_argument("--target", choices=("ollama", "llama-server"), default="ollama", help="where to deploy (default ollama)")
     p.add_argument("--name", default="gerbil-qwen", help="deployed model name (default gerbil-qwen)")
-    p.add_argument("--ollama-base", default=DEFAULT_OLLAMA_BASE, help=f"Ollama base model (default {DEFAULT_OLLAMA_BASE})")
+    p.add_argument("--ollama-base", default=None, help="Ollama base model (default: the --model family's, e.g. qwen2.5:7b-instruct)")
     p.add_argument("--ollama-host", default=DEFAULT_HOST, help=f"Ollama server (default {DEFAULT_HOST})")
     p.add_argument("--base-gguf", type=Path, default=None, help="base model GGUF, for --target llama-server")
     p.add_argument("--gate", default="--require-better",
                    help="release gate flags passed to the harness (default: --require-better)")
+    r = p.add_argument_group("retraining (the iterating loop)")
+    r.add_argument("--retrain", action="store_true",
+                   help="run every step again: current data, a NEW fine-tune job, redeploy, gate against the base "
+                   "and the previous release, then print the comparison table")
+    r.add_argument("--force", action="store_true", help="passed to train: start a new job even if the state has one")
+    for flag, kind in (("epochs", int), ("learning-rate", float), ("batch-size", int), ("lora-r", int), ("lora-alpha", int)):
+        r.add_argument(f"--{flag}", type=kind, default=None, help=f"passed to train (default: train's --{flag})")
+    r.add_argument("--compare-to", default=None, metavar="RUN",
+                   help="previous release's run folder to gate against (default with --retrain: the last release that passed)")
+    r.add_argument("--max-regression", type=float, default=0.02, metavar="X",
+                   help="gate: fail if the mean score is more than X below the previous release (default 0.02)")
     add_api_key_file_argument(p)
+
+
+def check_data_inputs(args: argparse.Namespace) -> None:
+    """Before the data step runs: inputs that are not given are named with where they come from."""
+    if args.cookbook is None or not args.docs:
+        raise GerbilEvalError(f"the data step needs --cookbook and --docs ({DATA_ORIGINS}); `make pipeline` "
+                              "passes the copies under ../shared/data")
+
+
+def _data_command(args: argparse.Namespace, pipe: list[str]) -> list[str]:
+    """The data step, with placeholders for inputs not given (shown by --dry-run)."""
+    cookbook = str(args.cookbook or "<--cookbook gerbil-mcp/cookbooks.json>")
+    docs = [a for d in (args.docs or ["<--docs gerbil/doc>"]) for a in ("--docs", str(d))]
+    sources = [a for d in (args.sources or []) for a in ("--sources", str(d))]
+    return pipe + ["data", "--cookbook", cookbook, *docs, *sources, "-o", str(Path(args.workdir) / DATA_SUBDIR),
+                   "--cases", str(args.cases), "--decontaminate"]
 
 
 def step_commands(args: argparse.Namespace, adapter_dir: str | None) -> dict[str, list[str]]:
@@ -60,12 +98,15 @@ def step_commands(args: argparse.Namespace, adapter_dir: str | None) -> dict[str
     workdir = ["--workdir", str(args.workdir)]
     key = ["--api-key-file", str(args.api_key_file)] if args.api_key_file else []
     gguf = str(Path(args.workdir) / ADAPTER_GGUF)
-    docs = [a for d in (args.docs or [SHARED_DATA / "gerbil-docs"]) for a in ("--docs", str(d))]
     gate = shlex.split(args.gate)
+    train = [f for name in TRAIN_FLAGS if getattr(args, name) is not None
+             for f in (f"--{name.replace('_', '-')}", str(getattr(args, name)))]
+    train += ["--force"] if args.force or args.retrain else []
     if args.target == "ollama":
-        deploy = pipe + ["deploy", "ollama", *workdir, "--name", args.name, "--base", args.ollama_base,
+        ollama_base = args.ollama_base or family_for(args.model).ollama_base
+        deploy = pipe + ["deploy", "ollama", *workdir, "--name", args.name, "--base", ollama_base,
                          "--host", args.ollama_host, "--adapter", gguf]
-        gate_cmd = [sys.executable, "-m", "pytest", "--model", args.name, "--baseline", args.ollama_base,
+        gate_cmd = [sys.executable, "-m", "pytest", "--model", args.name, "--baseline", ollama_base,
                     "--base-url", f"{args.ollama_host}/v1", "--cases", str(args.cases), *gate]
     else:
         base = str(args.base_gguf or "<--base-gguf>")
@@ -75,9 +116,8 @@ def step_commands(args: argparse.Namespace, adapter_dir: str | None) -> dict[str
         gate_cmd = [sys.executable, "-m", "gerbil_eval", "compare-adapter", "--gguf", base, "--adapter", gguf,
                     "--", "--cases", str(args.cases), *gate]  # pytest's arguments go after --
     return {
-        "data": pipe + ["data", "--cookbook", str(args.cookbook), *docs, "-o", str(Path(args.workdir) / DATA_SUBDIR),
-                        "--cases", str(args.cases), "--decontaminate"],
-        "train": pipe + ["train", *workdir, "--model", args.model, *key],
+        "data": _data_command(args, pipe),
+        "train": pipe + ["train", *workdir, "--model", args.model, *train, *key],
         "watch": pipe + ["status", "--watch", *workdir, *key],
         "download": pipe + ["download", *workdir, *key],
         "convert": pipe + ["convert", adapter_dir or "<adapter dir from download>", "-o", gguf, "--force"],
@@ -86,15 +126,60 @@ def step_commands(args: argparse.Namespace, adapter_dir: str | None) -> dict[str
     }
 
 
+LATEST_RUN = Path("reports") / "latest"
+
+
 def gate_check_command(args: argparse.Namespace) -> list[str]:
     """The release gates alone, on the gate step's run (its run folder is reports/latest)."""
-    return [sys.executable, "-m", "gerbil_eval", "report", str(Path("reports") / "latest"), *shlex.split(args.gate)]
+    return [sys.executable, "-m", "gerbil_eval", "report", str(LATEST_RUN), *shlex.split(args.gate)]
+
+
+def previous_release_command(args: argparse.Namespace, previous: str) -> list[str]:
+    """The gate against the previous release; `report` also prints the comparison table."""
+    return [sys.executable, "-m", "gerbil_eval", "report", str(LATEST_RUN), "--compare-to", previous,
+            "--max-regression", str(args.max_regression)]
 
 
 def first_step(args: argparse.Namespace, done: list[str]) -> str:
+    if args.retrain:
+        return STEPS[0]
     if args.from_step:
         return args.from_step
     return next((s for s in STEPS if s not in done), STEPS[-1])
+
+
+def run_gate(args: argparse.Namespace, cmd: list[str], call: Callable[[list[str]], int]) -> int:
+    """The harness vs the base, then (with a previous release) the regression gate vs that release.
+
+    Records the gated adapter as a release with its verdict, whatever the verdict.
+    """
+    state = load_state(args.workdir)
+    previous = args.compare_to or (args.retrain and (last_passing(state) or {}).get("report")) or None
+    if args.dry_run:
+        if previous or args.retrain:
+            shown = previous or "<the last release that passed>"
+            print(f"==> gate vs previous release: {shlex.join(previous_release_command(args, shown))}", flush=True)
+        return 0
+    status = call(cmd)
+    if status == 1:
+        # Exit 1 means a case failed *or* a gate failed; only the gates decide the release, and
+        # `gerbil_eval report` re-checks them on the run just written (failing cases alone never fail it).
+        check = gate_check_command(args)
+        print(f"==> gate check: {shlex.join(check)}", flush=True)
+        status = call(check)
+    if status not in (0, 1):
+        return status  # the harness could not judge (exit 4/7): nothing to record
+    if previous:
+        versus = previous_release_command(args, previous)
+        print(f"==> gate vs previous release: {shlex.join(versus)}", flush=True)
+        status = call(versus) or status
+    adapter = Path(state.adapter_gguf or Path(args.workdir) / ADAPTER_GGUF)
+    if adapter.is_file() and (LATEST_RUN.exists() or LATEST_RUN.is_symlink()):
+        release = record_release(args.workdir, state, adapter, LATEST_RUN, "pass" if status == 0 else "fail", previous)
+        save_state(args.workdir, state)
+        print(f"==> release {release['release']}: job {release['job_id']}, adapter sha256 {release['adapter_sha256'][:12]}, "
+              f"report {release['report']}, gate {release['verdict']}", flush=True)
+    return status
 
 
 def run(args: argparse.Namespace, call: Callable[[list[str]], int] = subprocess.call) -> int:
@@ -104,7 +189,7 @@ def run(args: argparse.Namespace, call: Callable[[list[str]], int] = subprocess.
     start = first_step(args, state.completed_steps)
     for step in STEPS[STEPS.index(start):]:
         state = load_state(args.workdir)
-        if not args.from_step and step != start and step in state.completed_steps:
+        if not args.from_step and not args.retrain and step != start and step in state.completed_steps:
             print(f"==> {step}: done already (--from {step} runs it again)", flush=True)
             continue
         cmd = step_commands(args, state.adapter_dir)[step]
@@ -112,14 +197,12 @@ def run(args: argparse.Namespace, call: Callable[[list[str]], int] = subprocess.
         if args.dry_run:
             if step == "train":
                 call(cmd + ["--dry-run"])
+            elif step == "gate":
+                run_gate(args, cmd, call)
             continue
-        status = call(cmd)
-        if step == "gate" and status == 1:
-            # Exit 1 means a case failed *or* a gate failed; only the gates decide the release, and
-            # `gerbil_eval report` re-checks them on the run just written (failing cases alone never fail it).
-            check = gate_check_command(args)
-            print(f"==> gate check: {shlex.join(check)}", flush=True)
-            status = call(check)
+        if step == "data":
+            check_data_inputs(args)
+        status = run_gate(args, cmd, call) if step == "gate" else call(cmd)
         if status != 0:
             print(f"pipeline stopped at step {step!r} (exit {status}); fix it and rerun with --from {step}", file=sys.stderr)
             return status

@@ -37,11 +37,18 @@ class PipelineState:
     adapter_gguf: str | None = None
     deployment: dict[str, Any] = field(default_factory=dict)
     completed_steps: list[str] = field(default_factory=list)
+    #: One entry per gated adapter (pipeline/releases.py): job id, adapter hash and copy, report, verdict.
+    releases: list[dict[str, Any]] = field(default_factory=list)
 
     def mark_done(self, step: str) -> None:
-        """Record that ``step`` finished (once, in order)."""
-        if step not in self.completed_steps:
-            self.completed_steps.append(step)
+        """Record that ``step`` finished; steps recorded after an earlier run of it are void now.
+
+        Rerunning ``train`` by hand (a new job) makes the old job's download, convert, deploy and
+        gate stale, so ``pipeline run`` resumes right after it instead of skipping them.
+        """
+        if step in self.completed_steps:
+            del self.completed_steps[self.completed_steps.index(step):]
+        self.completed_steps.append(step)
 
 
 def state_path(workdir: Path) -> Path:
@@ -64,8 +71,10 @@ def load_state(workdir: Path) -> PipelineState:
     if unknown:
         raise GerbilEvalError(f"{path}: unknown keys {unknown}; this file was not written by this pipeline version")
     state = PipelineState(**raw)
-    if not isinstance(state.deployment, dict) or not isinstance(state.completed_steps, list):
-        raise GerbilEvalError(f"{path}: \"deployment\" must be an object and \"completed_steps\" a list; fix or delete the file")
+    if not isinstance(state.deployment, dict) or not isinstance(state.completed_steps, list) \
+            or not isinstance(state.releases, list) or not all(isinstance(r, dict) for r in state.releases):
+        raise GerbilEvalError(f"{path}: \"deployment\" must be an object, \"completed_steps\" a list and \"releases\" "
+                              "a list of objects; fix or delete the file")
     return state
 
 

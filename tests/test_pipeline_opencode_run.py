@@ -149,11 +149,52 @@ def test_run_skips_a_step_done_by_hand_and_from_reruns_it(tmp_path: Path) -> Non
 
     parser = argparse.ArgumentParser()
     run_mod.add_arguments(parser)
-    assert run_mod.run(parser.parse_args(["--workdir", str(tmp_path)]), call=fake_call) == 3
+    data = ["--cookbook", "cookbooks.json", "--docs", "doc"]
+    assert run_mod.run(parser.parse_args(["--workdir", str(tmp_path), *data]), call=fake_call) == 3
     assert [c[3] for c in calls] == ["data", "status"]
     calls.clear()
     assert run_mod.run(parser.parse_args(["--workdir", str(tmp_path), "--from", "train"]), call=fake_call) == 3
     assert [c[3] for c in calls] == ["train", "status"]
+
+
+def test_a_new_train_by_hand_voids_the_later_steps_so_run_resumes_after_it(tmp_path: Path) -> None:
+    """The original complaint: after `pipeline train --force` the completed steps were skipped unless --from was given."""
+    import argparse
+
+    from pipeline import run as run_mod
+    from pipeline.state import load_state, save_state
+
+    (tmp_path / "pipeline-state.json").write_text(json.dumps({"completed_steps": list(STEPS), "job_id": "ft-1"}))
+    state = load_state(tmp_path)
+    state.mark_done("train")  # what `pipeline train --force` records for the new job
+    save_state(tmp_path, state)
+    assert load_state(tmp_path).completed_steps == ["data", "train"]
+    calls: list[list[str]] = []
+    parser = argparse.ArgumentParser()
+    run_mod.add_arguments(parser)
+    run_mod.run(parser.parse_args(["--workdir", str(tmp_path)]), call=lambda cmd: calls.append(cmd) or 3)
+    assert [c[3] for c in calls] == ["status"]
+
+
+def test_retrain_dry_run_prints_the_whole_loop_with_a_new_job_and_the_previous_release_gate(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("TOGETHER_API_KEY", "OPENAI_API_KEY")}
+    env["TOGETHER_BASE_URL"] = "http://127.0.0.1:9"
+    workdir = tmp_path / "run"
+    result = pipeline("run", "--retrain", "--dry-run", "--workdir", str(workdir), "--epochs", "5", "--learning-rate", "2e-05",
+                      "--batch-size", "16", "--lora-r", "32", "--lora-alpha", "64", "--sources", "src", env=env)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("==> ")]
+    assert [line.split(":")[0][4:] for line in lines] == [*STEPS, "gate vs previous release"]
+    train = next(line for line in lines if line.startswith("==> train:"))
+    assert "--epochs 5 --learning-rate 2e-05 --batch-size 16 --lora-r 32 --lora-alpha 64 --force" in train
+    assert "--sources src" in lines[0] and "--max-regression 0.02" in lines[-1]
+    assert '"n_epochs": 5' in result.stdout and not workdir.exists()
+
+
+def test_data_step_without_inputs_says_where_they_come_from(tmp_path: Path) -> None:
+    result = pipeline("run", "--workdir", str(tmp_path / "run"))
+    assert result.returncode == 4 and result.stderr.count("\n") == 1
+    assert "cookbooks.json of the gerbil-mcp repository" in result.stderr and "doc/" in result.stderr
 
 
 @pytest.mark.parametrize("text", ["[1, 2]", '"x"', '{"deployment": null}', '{"completed_steps": "train"}'])
