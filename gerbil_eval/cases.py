@@ -28,6 +28,8 @@ ASSERT_KEYS = ("type", "value", "weight", "threshold")
 ROLES = ("system", "user", "assistant")
 _KEBAB = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 CASE_SUFFIXES = (".yaml", ".yml")
+#: The case library installed with the package (``cases/`` of the source tree, shipped in the wheel).
+INSTALLED_LIBRARY = Path(__file__).resolve().parent / "library"
 
 
 @dataclass(frozen=True)

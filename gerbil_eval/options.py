@@ -118,7 +118,8 @@ def add_options(parser: Any) -> None:
     add("--api-key", default=None, metavar="KEY",
         help="API key (default: $OPENAI_API_KEY). Never written to any file.")
     add("--cases", action="append", default=[], metavar="PATH",
-        help="case file or folder (repeatable; default: cases/)")
+        help="case file or folder (repeatable; default: cases/ when the folder or the rootdir has one, else the "
+             "library installed with gerbil-eval)")
     add("--samples", type=int, default=1, metavar="N", help="answers per case and model (default 1); with N>1 pass@k is reported")
     add("--temperature", type=float, default=0.0, help="sampling temperature (default 0)")
     add("--max-tokens", type=int, default=None, metavar="N", help="max output tokens per answer (default: endpoint's)")

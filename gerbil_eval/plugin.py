@@ -315,6 +315,10 @@ class EvalRun:
             candidate = path if path.is_absolute() else base / path
             if candidate.exists():
                 return candidate
+        from .cases import INSTALLED_LIBRARY
+
+        if not self.config.getoption("--cases") and INSTALLED_LIBRARY.is_dir():
+            return INSTALLED_LIBRARY  # no cases/ here and none asked for: the library installed with the package
         raise GerbilEvalError(f"--cases {path}: no such file or folder; run from the project root or pass --cases PATH")
 
     def _serve(self) -> None:
