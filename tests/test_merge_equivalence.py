@@ -29,6 +29,7 @@ llama_cpp = pytest.importorskip("llama_cpp")
 pytest.importorskip("torch")  # tests/lora_factory.py writes the PEFT adapter with safetensors' torch writer
 
 from tests.gguf_factory import random_tensors, tiny_config, write_config_json, write_gguf_model  # noqa: E402
+from tests.test_convert_equivalence import llama_logits as logits, pearson  # noqa: E402
 from tests.lora_factory import lora_tensors, write_adapter_dir  # noqa: E402
 
 SMOL_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -38,25 +39,6 @@ MIN_R_F16 = 0.999
 #: Quantized merge vs F16 merge: its Pearson r may fall at most this far below the r of the
 #: base quantized the same way vs the base (the stated tolerance; figures in docs/merge.md).
 QUANT_MARGIN = 0.02
-
-
-def pearson(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.corrcoef(a, b)[0, 1])
-
-
-def logits(model: Path, token_ids: list[list[int]], lora: Path | None = None) -> list[np.ndarray]:
-    """Last-position logits of each prompt, from llama.cpp (with the adapter applied at run time when given)."""
-    kwargs = {"lora_path": str(lora)} if lora else {}
-    llm = llama_cpp.Llama(model_path=str(model), n_ctx=64, logits_all=True, seed=0, n_threads=2, verbose=False, **kwargs)
-    try:
-        out = []
-        for ids in token_ids:
-            llm.reset()
-            llm.eval(ids)
-            out.append(np.array(llm.scores[len(ids) - 1], dtype=np.float64))
-        return out
-    finally:
-        llm.close()
 
 
 def agreement(ours: list[np.ndarray], reference: list[np.ndarray]) -> tuple[bool, float]:
@@ -136,3 +118,33 @@ def test_merge_of_a_tiny_random_model_matches_the_adapter_applied_by_llama_cpp(t
     write_gguf_model(base_gguf, arch, config, random_tensors(config, seed=1, std=0.05))
     adapter = make_adapter(tmp_path, config, b_std=0.05, base_config=write_config_json(config, tmp_path / "config.json"))
     check_family(tmp_path, base_gguf, adapter, TINY_IDS, base_gguf, quantize_by_cli=True)
+
+
+def test_hf_merge_equals_peft_including_rslora_and_patterns(tmp_path: Path) -> None:
+    """--format hf: the merged safetensors folder in transformers computes what PEFT computes."""
+    import torch
+    import transformers
+
+    peft = pytest.importorskip("peft")
+    from tests.test_convert_equivalence import QWEN2_IDS, TARGETS, hf_logits, tiny_qwen2
+
+    model = tiny_qwen2()
+    model.save_pretrained(tmp_path / "base")
+    lora = peft.get_peft_model(model, peft.LoraConfig(r=4, lora_alpha=8, target_modules=TARGETS, use_rslora=True,
+                                                      rank_pattern={"q_proj": 8}, alpha_pattern={"down_proj": 32}))
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, param in lora.named_parameters():
+            if "lora_B" in name:
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.1)
+    expected, base = hf_logits(lora), hf_logits(tiny_qwen2())
+    lora.save_pretrained(tmp_path / "adapter")
+    for scale, out in (("1", "merged"), ("0.5", "half")):
+        assert pipeline_main(["merge", str(tmp_path / "base"), str(tmp_path / "adapter"), "-o", str(tmp_path / out),
+                              "--format", "hf", "--scale", scale]) == 0
+    merged = hf_logits(transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "merged", dtype=torch.float32).eval())
+    half = hf_logits(transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "half", dtype=torch.float32).eval())
+    for ours, theirs, plain, wrong in zip(merged, expected, base, half):
+        effect, residual = np.abs(theirs - plain).max(), np.abs(ours - theirs).max()
+        assert residual < 1e-3 and effect > 100 * residual, f"max |merged - PEFT| {residual:.2e}, adapter effect {effect:.3f}"
+        assert np.abs(wrong - theirs).max() > 10 * residual  # the same check catches a wrong scale
