@@ -88,3 +88,29 @@ def write_config_json(config: BaseConfig, path: Path) -> Path:
         "intermediate_size": config.intermediate_size, "vocab_size": config.vocab_size,
         "tie_word_embeddings": config.tie_word_embeddings}), encoding="utf-8")
     return path
+
+
+def write_lora_gguf(path: Path, shapes: Mapping[str, tuple[int, int]], *, arch: str, rank: int, alpha: float,
+                    seed: int = 7, b_std: float = 0.1, drop: str | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """A GGUF LoRA adapter as `pipeline convert` writes it, for base weights of numpy ``shapes`` (out, in).
+
+    Returns each pair's (A, B) in numpy order; ``drop`` leaves one half out (a broken adapter).
+    """
+    rng = np.random.default_rng(seed)
+    pairs = {}
+    writer = gguf.GGUFWriter(path, arch)
+    writer.add_type(gguf.GGUFType.ADAPTER)
+    writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
+    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, alpha)
+    for name, (n_out, n_in) in shapes.items():
+        a = rng.standard_normal((rank, n_in), dtype=np.float32) / np.float32(np.sqrt(n_in))
+        b = rng.standard_normal((n_out, rank), dtype=np.float32) * np.float32(b_std)
+        pairs[name] = (a, b)
+        for suffix, values in ((".lora_a", a), (".lora_b", b)):
+            if name + suffix != drop:
+                writer.add_tensor(name + suffix, values)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return pairs

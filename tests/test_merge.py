@@ -16,7 +16,7 @@ import gguf
 import numpy as np
 import pytest
 
-from tests.gguf_factory import random_tensors, tiny_config, write_gguf_model
+from tests.gguf_factory import random_tensors, tiny_config, write_gguf_model, write_lora_gguf
 
 CONFIG = tiny_config("qwen2", hidden=64, vocab=64)
 RANK, ALPHA = 4, 8.0
@@ -25,26 +25,8 @@ TARGETS = ("blk.0.attn_q.weight", "blk.1.ffn_down.weight", "output.weight")
 
 def write_adapter(path: Path, base: dict[str, np.ndarray], targets=TARGETS, arch: str = "qwen2", rank: int = RANK,
                   drop: str | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """A GGUF LoRA adapter as `pipeline convert` writes it: A (r, in), B (out, r), numpy order."""
-    rng = np.random.default_rng(7)
-    pairs = {}
-    writer = gguf.GGUFWriter(path, arch)
-    writer.add_type(gguf.GGUFType.ADAPTER)
-    writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
-    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, ALPHA)
-    for name in targets:
-        n_out, n_in = base[name].shape if name in base else (64, 64)
-        a = rng.standard_normal((rank, n_in), dtype=np.float32)
-        b = rng.standard_normal((n_out, rank), dtype=np.float32) * 0.1
-        pairs[name] = (a, b)
-        for suffix, values in ((".lora_a", a), (".lora_b", b)):
-            if name + suffix != drop:
-                writer.add_tensor(name + suffix, values)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return pairs
+    return write_lora_gguf(path, {name: base[name].shape if name in base else (64, 64) for name in targets},
+                           arch=arch, rank=rank, alpha=ALPHA, drop=drop)
 
 
 @pytest.fixture
