@@ -63,7 +63,7 @@ def main(argv: list[str]) -> int:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     py = sys.executable
     ok = True
-    with tempfile.TemporaryDirectory(prefix="bench-merge-", dir=ROOT / "benchmarks") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-merge-") as tmp:
         work = Path(tmp)
         smol = smollm2()
         measure([py, "-c", MAKE_INPUTS, str(work), str(smol or "")])

@@ -120,6 +120,6 @@ def record_status(workdir: Path, state: PipelineState, job: Any) -> None:
     """Keep the job's status (and output name) in the state file."""
     state.job_status = str(job.status)
     state.output_name = getattr(job, "x_model_output_name", None) or state.output_name
-    if state.job_status == "completed":
+    if state.job_status == "completed" and "watch" not in state.completed_steps:  # looking again voids nothing
         state.mark_done("watch")
     save_state(workdir, state)
