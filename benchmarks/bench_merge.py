@@ -12,8 +12,10 @@ Every measurement runs in a fresh child process (peak RSS from that child's own 
 ``bench_convert.measure``). Baselines in the same run: the interpreter with the merge code
 imported (the RSS floor) and reading every base tensor once (the I/O floor).
 
-Target (exit 1 when missed): the streaming merge's peak RSS above the floor stays under a
-quarter of the base file's size (it holds a block of rows, not the model).
+RSS counts the pages of the memory-mapped base that have been read (file-backed and
+reclaimable), so reading every tensor once is the floor a streaming merge is measured against.
+Target (exit 1 when missed): the merge's peak RSS above that I/O floor (its own working memory:
+blocks of rows, the adapter, the reader's metadata) stays under max(256 MiB, a quarter of the base).
 
 Run: ``.venv/bin/python benchmarks/bench_merge.py``.
 """
@@ -82,9 +84,9 @@ def main(argv: list[str]) -> int:
                      (f"{name}: merge -> F16", f"{merged.stat().st_size / 1e6:.0f}", merge_s, merge_rss, f"{merge_s / read_s:.1f}x read"),
                      (f"{name}: quantize F16 merge -> Q4_K_M (llama.cpp)", f"{quantized.stat().st_size / 1e6:.0f}", quant_s, quant_rss, ""),
                      (f"{name}: merge --quantize q4_k_m (both)", f"{both.stat().st_size / 1e6:.0f}", both_s, both_rss, "")]
-            if merge_rss - floor > size / 4:
-                print(f"TARGET MISSED: {name}: merge peak RSS {(merge_rss - floor) / 2**20:.0f} MiB above the floor, "
-                      f"more than a quarter of the {size / 2**20:.0f} MiB base")
+            if merge_rss - read_rss > max(256 * 2**20, size / 4):
+                print(f"TARGET MISSED: {name}: merge peak RSS {(merge_rss - read_rss) / 2**20:.0f} MiB above the I/O floor, "
+                      f"more than max(256 MiB, a quarter of the {size / 2**20:.0f} MiB base)")
                 ok = False
     print("| measurement | output MB | time s | peak RSS MiB | above floor MiB | note |")
     print("|---|---:|---:|---:|---:|---|")
