@@ -19,13 +19,19 @@ ADAPTER    ?=
 # the Gerbil repository's doc/ and src/); `make pipeline` uses the copies beside the repository.
 SHARED_DATA   ?= ../shared/data
 PIPELINE_DATA ?= --cookbook $(SHARED_DATA)/gerbil-mcp/cookbooks.json --docs $(SHARED_DATA)/gerbil-docs --sources $(SHARED_DATA)/gerbil-src/src
+# make demo: data -> local LoRA on the embedded SmolLM2 -> convert -> base vs base+adapter -> report.html
+DEMO_DIR        ?= demo-run
+DEMO_STEPS      ?= 80
+DEMO_TRAIN_ARGS ?= --max-steps $(DEMO_STEPS) --batch-size 4 --max-seq-length 256 --learning-rate 3e-4 --warmup-steps 5 --save-every 20
+DEMO_PYTEST_ARGS ?=
 
-.PHONY: setup test eval compare pipeline bench clean help
+.PHONY: setup test eval compare demo pipeline bench clean help
 
 help:
 	@echo "make eval     run the case library (embedded SmolLM2 via llama.cpp unless MODEL=... BASE_URL=...)"
 	@echo "make test     run the project's own test suite"
 	@echo "make compare  ADAPTER=x.gguf: base vs base+adapter on the local server"
+	@echo "make demo     data -> local LoRA training -> convert -> base vs fine-tuned report, on this machine (DEMO_STEPS=80)"
 	@echo "make pipeline data -> train -> watch -> download -> convert -> deploy -> gate (python -m pipeline run)"
 	@echo "make bench    benchmarks/ (not part of make test)"
 	@echo "make setup    create or refresh .venv (idempotent)"
@@ -56,6 +62,16 @@ endif
 compare: setup
 	@test -n "$(ADAPTER)" || { echo "usage: make compare ADAPTER=adapter.gguf"; exit 2; }
 	$(BIN)/python -m gerbil_eval compare-adapter --adapter "$(ADAPTER)" --max-tokens $(MAX_TOKENS) -- $(EVAL_ARGS) || test $$? -eq 1
+
+# Resumable like `pipeline run`: rerunning continues where it stopped (rm -rf $(DEMO_DIR) to start over).
+demo: setup
+	$(BIN)/python -m pipeline run --backend local --workdir $(DEMO_DIR) \
+	    --cookbook $(SHARED_DATA)/gerbil-mcp/cookbooks.json --docs $(SHARED_DATA)/gerbil-docs \
+	    --train-args "$(DEMO_TRAIN_ARGS)" --pytest-args "$(DEMO_PYTEST_ARGS)" --gate ""
+	@echo; echo "== make demo: verdict =="
+	@$(BIN)/python -m gerbil_eval report reports/latest | grep -A1 '^== '
+	@echo "report:   $$(cd reports && cd "$$(cat latest 2>/dev/null || readlink latest)" && pwd)/report.html"
+	@echo "training: $(DEMO_DIR)/local-train/training.html"
 
 pipeline: setup
 	$(BIN)/python -m pipeline run $(PIPELINE_DATA) $(PIPELINE_ARGS)

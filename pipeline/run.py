@@ -5,7 +5,9 @@ the same command a user could run alone (``python -m pipeline <step> ...``),
 so the chain adds only ordering and resumption: without ``--from`` it runs the
 steps the state file does not mark done, in order (a step run by hand, such as
 ``pipeline train``, is not run again); ``--from STEP`` runs STEP and every step
-after it. ``--dry-run`` prints every
+after it. ``--backend local`` trains on this machine instead of Together: there is no
+job to watch or download, the base is served by llama.cpp for the gate, and the gate
+marks which cases the training data saw. ``--dry-run`` prints every
 step's command (and the fine-tune request) with no side effects, no network and
 no key. The gate is the harness itself: the new model against its base, then
 ``gerbil_eval report`` applies the release gates to that run, so the pipeline exits
@@ -34,7 +36,8 @@ from .credentials import add_api_key_file_argument
 from .families import family_for
 from .releases import last_passing, record_release
 from .state import ADAPTER_GGUF, add_workdir_argument, load_state, save_state
-from .together_train import DEFAULT_BASE, DATA_SUBDIR
+from .local.cli import BASE_CONFIG, LOCAL_DIR
+from .together_train import DEFAULT_BASE, DATA_SUBDIR, TOGETHER_FILE
 
 STEPS = ("data", "train", "watch", "download", "convert", "deploy", "gate")
 #: Hyper-parameters `--retrain` (or any run) passes through to `pipeline train` when given.
@@ -42,6 +45,8 @@ TRAIN_FLAGS = ("epochs", "learning_rate", "batch_size", "lora_r", "lora_alpha")
 #: Where the data step's inputs come from when they are not given (they live outside this project).
 DATA_ORIGINS = ("--cookbook: cookbooks.json of the gerbil-mcp repository; --docs: the Gerbil repository's doc/ "
                 "(Markdown); --sources (optional, adds the modules and their unit tests): the Gerbil repository's src/")
+#: Steps that only exist for a remote job.
+REMOTE_ONLY = ("watch", "download")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -54,12 +59,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sources", type=Path, action="append", default=None,
                    help="Gerbil source tree (src/, with its *-test.ss) for the data step (repeatable)")
     p.add_argument("--cases", type=Path, default=Path("cases"), help="eval cases, for decontamination and the gate")
+    p.add_argument("--backend", choices=("together", "local"), default="together",
+                   help="together = fine-tune on Together AI (default); local = LoRA on this machine, no watch/download")
+    p.add_argument("--train-args", default="", metavar="FLAGS",
+                   help='extra flags for the train step, e.g. "--max-steps 200 --eval-every 50" (see pipeline train --help)')
     p.add_argument("--model", default=DEFAULT_BASE, help=f"Together base model (default {DEFAULT_BASE})")
-    p.add_argument("--target", choices=("ollama", "llama-server"), default="ollama", help="where to deploy (default ollama)")
+    p.add_argument("--target", choices=("ollama", "llama-server"), default=None,
+                   help="where to deploy (default: ollama; llama-server with --backend local)")
     p.add_argument("--name", default="gerbil-qwen", help="deployed model name (default gerbil-qwen)")
     p.add_argument("--ollama-base", default=None, help="Ollama base model (default: the --model family's, e.g. qwen2.5:7b-instruct)")
     p.add_argument("--ollama-host", default=DEFAULT_HOST, help=f"Ollama server (default {DEFAULT_HOST})")
-    p.add_argument("--base-gguf", type=Path, default=None, help="base model GGUF, for --target llama-server")
+    p.add_argument("--base-gguf", type=Path, default=None,
+                   help="base model GGUF, for --target llama-server (default with --backend local: the embedded SmolLM2 GGUF)")
     p.add_argument("--gate", default="--require-better",
                    help="release gate flags passed to the harness (default: --require-better)")
     r = p.add_argument_group("retraining (the iterating loop)")
@@ -73,6 +84,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="previous release's run folder to gate against (default with --retrain: the last release that passed)")
     r.add_argument("--max-regression", type=float, default=0.02, metavar="X",
                    help="gate: fail if the mean score is more than X below the previous release (default 0.02)")
+    p.add_argument("--pytest-args", default="", metavar="FLAGS",
+                   help='extra pytest flags of the gate run only, e.g. "-k hash --max-tokens 128" (not gates: see --gate)')
     add_api_key_file_argument(p)
 
 
@@ -98,7 +111,9 @@ def step_commands(args: argparse.Namespace, adapter_dir: str | None) -> dict[str
     workdir = ["--workdir", str(args.workdir)]
     key = ["--api-key-file", str(args.api_key_file)] if args.api_key_file else []
     gguf = str(Path(args.workdir) / ADAPTER_GGUF)
-    gate = shlex.split(args.gate)
+    gate, extra = shlex.split(args.gate), shlex.split(args.pytest_args)
+    local = args.backend == "local"
+    data_file = Path(args.workdir) / DATA_SUBDIR / TOGETHER_FILE
     train = [f for name in TRAIN_FLAGS if getattr(args, name) is not None
              for f in (f"--{name.replace('_', '-')}", str(getattr(args, name)))]
     train += ["--force"] if args.force or args.retrain else []
@@ -107,20 +122,23 @@ def step_commands(args: argparse.Namespace, adapter_dir: str | None) -> dict[str
         deploy = pipe + ["deploy", "ollama", *workdir, "--name", args.name, "--base", ollama_base,
                          "--host", args.ollama_host, "--adapter", gguf]
         gate_cmd = [sys.executable, "-m", "pytest", "--model", args.name, "--baseline", ollama_base,
-                    "--base-url", f"{args.ollama_host}/v1", "--cases", str(args.cases), *gate]
+                    "--base-url", f"{args.ollama_host}/v1", "--cases", str(args.cases), *extra, *gate]
     else:
         base = str(args.base_gguf or "<--base-gguf>")
         # The gate serves base and base+adapter itself; deploy records the deployment for `pipeline opencode`.
         deploy = pipe + ["deploy", "llama-server", *workdir, "--gguf", base, "--alias", args.name,
                          "--adapter", gguf, "--record-only"]
+        seen = ["--train-data", str(data_file)] if local else []  # the report says which cases training saw
         gate_cmd = [sys.executable, "-m", "gerbil_eval", "compare-adapter", "--gguf", base, "--adapter", gguf,
-                    "--", "--cases", str(args.cases), *gate]  # pytest's arguments go after --
+                    "--", "--cases", str(args.cases), *seen, *extra, *gate]  # pytest's arguments go after --
     return {
         "data": _data_command(args, pipe),
-        "train": pipe + ["train", *workdir, "--model", args.model, *train, *key],
+        "train": pipe + ["train", *workdir, *(["--backend", "local"] if local else ["--model", args.model]), *train,
+                         *([] if local else key), *shlex.split(args.train_args)],
         "watch": pipe + ["status", "--watch", *workdir, *key],
         "download": pipe + ["download", *workdir, *key],
-        "convert": pipe + ["convert", adapter_dir or "<adapter dir from download>", "-o", gguf, "--force"],
+        "convert": pipe + ["convert", adapter_dir or f"<adapter dir from {'train' if local else 'download'}>", "-o", gguf, "--force",
+                           *(["--base-config", str(Path(args.workdir) / LOCAL_DIR / BASE_CONFIG)] if local else [])],
         "deploy": deploy,
         "gate": gate_cmd,
     }
@@ -140,12 +158,34 @@ def previous_release_command(args: argparse.Namespace, previous: str) -> list[st
             "--max-regression", str(args.max_regression)]
 
 
+def backend_steps(args: argparse.Namespace) -> tuple[str, ...]:
+    """The chain for this backend: a local run has no remote job to watch or download."""
+    return tuple(s for s in STEPS if s not in REMOTE_ONLY) if args.backend == "local" else STEPS
+
+
 def first_step(args: argparse.Namespace, done: list[str]) -> str:
+    steps = backend_steps(args)
     if args.retrain:
-        return STEPS[0]
+        return steps[0]
     if args.from_step:
+        if args.from_step not in steps:
+            raise GerbilEvalError(f"--from {args.from_step}: the {args.backend} backend has no such step ({', '.join(steps)})")
         return args.from_step
-    return next((s for s in STEPS if s not in done), STEPS[-1])
+    return next((s for s in steps if s not in done), steps[-1])
+
+
+def resolve_target(args: argparse.Namespace) -> None:
+    """A local run is served by llama.cpp on the embedded base unless told otherwise."""
+    if args.target is None:
+        args.target = "llama-server" if args.backend == "local" else "ollama"
+    if args.backend == "local" and args.target == "llama-server" and args.base_gguf is None:
+        from gerbil_eval.server import default_model_path
+
+        try:
+            args.base_gguf = default_model_path()
+        except GerbilEvalError:
+            if not args.dry_run:
+                raise
 
 
 def run_gate(args: argparse.Namespace, cmd: list[str], call: Callable[[list[str]], int]) -> int:
@@ -183,11 +223,13 @@ def run_gate(args: argparse.Namespace, cmd: list[str], call: Callable[[list[str]
 
 
 def run(args: argparse.Namespace, call: Callable[[list[str]], int] = subprocess.call) -> int:
+    resolve_target(args)
     if args.target == "llama-server" and not args.base_gguf and not args.dry_run:
         raise GerbilEvalError("--target llama-server needs --base-gguf (the base model's GGUF)")
     state = load_state(args.workdir)
     start = first_step(args, state.completed_steps)
-    for step in STEPS[STEPS.index(start):]:
+    steps = backend_steps(args)
+    for step in steps[steps.index(start):]:
         state = load_state(args.workdir)
         if not args.from_step and not args.retrain and step != start and step in state.completed_steps:
             print(f"==> {step}: done already (--from {step} runs it again)", flush=True)

@@ -39,6 +39,12 @@ class PipelineState:
     completed_steps: list[str] = field(default_factory=list)
     #: One entry per gated adapter (pipeline/releases.py): job id, adapter hash and copy, report, verdict.
     releases: list[dict[str, Any]] = field(default_factory=list)
+    #: "together" or "local" (``pipeline train --backend``); None in states written before there was a choice.
+    backend: str | None = None
+    #: Local backend: steps, tokens, tokens/s, peak RSS, loss curve, settings.
+    training: dict[str, Any] = field(default_factory=dict)
+    #: Local backend with --eval-every: the harness score of each checkpoint (step 0 = the base).
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
 
     def mark_done(self, step: str) -> None:
         """Record that ``step`` finished; steps recorded after an earlier run of it are void now.

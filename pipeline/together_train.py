@@ -1,5 +1,8 @@
 """``python -m pipeline train``: upload the training file and start a LoRA job on Together.
 
+``--backend local`` trains on this machine instead (``pipeline/local/``) with the same
+option names and the same state file.
+
 The request is built by one plain function (:func:`build_job_request`) so
 ``--dry-run`` prints exactly what would be sent. ``lora_r`` and ``lora_alpha`` are
 always explicit: the SDK's silent defaults (max rank, 2*r) differ from its docs (8, 8).
@@ -24,15 +27,24 @@ DATA_SUBDIR = "data"
 TOGETHER_FILE = "training_data_together.jsonl"
 
 
+BACKENDS = ("together", "local")
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from .local.cli import LOCAL_BATCH_SIZE, LOCAL_LEARNING_RATE, add_local_arguments
+
     add_workdir_argument(p)
+    p.add_argument("--backend", choices=BACKENDS, default="together",
+                   help="together = a LoRA job on Together AI (default); local = LoRA on this machine (transformers + PEFT)")
     p.add_argument("--training-file", type=Path, default=None,
                    help=f"Together-format JSONL (default: WORKDIR/{DATA_SUBDIR}/{TOGETHER_FILE} from `pipeline data`)")
     p.add_argument("--validation-file", type=Path, default=None, help="optional validation JSONL, uploaded the same way")
     p.add_argument("--model", default=DEFAULT_BASE, help=f"base model to fine-tune (default {DEFAULT_BASE})")
     p.add_argument("--epochs", type=int, default=3, help="training epochs (default 3)")
-    p.add_argument("--learning-rate", type=float, default=1e-5, help="learning rate (default 1e-5)")
-    p.add_argument("--batch-size", type=int, default=8, help="batch size (default 8)")
+    p.add_argument("--learning-rate", type=float, default=None,
+                   help=f"learning rate (default 1e-5 on Together, {LOCAL_LEARNING_RATE:g} local)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help=f"batch size (default 8 on Together; {LOCAL_BATCH_SIZE} local, per micro-batch)")
     p.add_argument("--lora-r", type=int, default=16, help="LoRA rank, always sent explicitly (default 16)")
     p.add_argument("--lora-alpha", type=int, default=32, help="LoRA alpha, always sent explicitly (default 32)")
     p.add_argument("--lora-dropout", type=float, default=0.0, help="LoRA dropout in [0, 1) (default 0)")
@@ -40,7 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--suffix", default="gerbil", help="suffix of the output model name (default gerbil)")
     add_api_key_file_argument(p)
     p.add_argument("--dry-run", action="store_true", help="print the job request and send nothing")
-    p.add_argument("--force", action="store_true", help="start a new job even if the state already has one")
+    p.add_argument("--force", action="store_true", help="start a new job even if the state already has one (local: start over)")
+    add_local_arguments(p)
 
 
 def build_job_request(args: argparse.Namespace, training_file: str, validation_file: str | None) -> dict[str, Any]:
@@ -93,9 +106,25 @@ def default_training_file(workdir: Path) -> Path:
     return Path(workdir) / DATA_SUBDIR / TOGETHER_FILE
 
 
+def apply_backend_defaults(args: argparse.Namespace) -> None:
+    """Learning rate and batch size default differently: Together's full-size GPUs vs a LoRA on a CPU."""
+    from .local.cli import LOCAL_BATCH_SIZE, LOCAL_LEARNING_RATE
+
+    local = args.backend == "local"
+    if args.learning_rate is None:
+        args.learning_rate = LOCAL_LEARNING_RATE if local else 1e-5
+    if args.batch_size is None:
+        args.batch_size = LOCAL_BATCH_SIZE if local else 8
+
+
 def run(args: argparse.Namespace) -> int:
-    state = load_state(args.workdir)
+    apply_backend_defaults(args)
     training = args.training_file or default_training_file(args.workdir)
+    if args.backend == "local":
+        from .local.cli import run_local
+
+        return run_local(args, training)
+    state = load_state(args.workdir)
     validation = args.validation_file
     if args.dry_run:
         request = build_job_request(args, f"<file id of {training}>", f"<file id of {validation}>" if validation else None)
@@ -142,6 +171,7 @@ def start_job(args: argparse.Namespace, state: PipelineState, training: Path, va
         job = client.fine_tuning.create(**request, model_limits=limits)
     state.base_model, state.job_id, state.job_status = args.model, job.id, str(job.status)
     state.output_name = getattr(job, "x_model_output_name", None) or getattr(job, "output_name", None)
+    state.backend = "together"
     state.mark_done("train")
     save_state(args.workdir, state)
     print(f"started fine-tuning job {job.id} ({job.status}); follow it with: python -m pipeline status --watch --workdir {args.workdir}")
