@@ -46,7 +46,7 @@ def write_training_file(path: Path, conversations=CONVERSATIONS) -> Path:
 
 def train_args(base: Path, workdir: Path, training: Path, *extra: str) -> list[str]:
     return ["train", "--backend", "local", "--base", str(base), "--workdir", str(workdir), "--training-file", str(training),
-            "--learning-rate", "5e-2", "--batch-size", "2", "--precision", "fp32", "--no-progress", *extra]
+            "--learning-rate", "5e-2", "--batch-size", "2", "--precision", "fp32", "--threads", "1", "--no-progress", *extra]
 
 
 def adapter_tensors(folder: Path) -> dict:
@@ -123,7 +123,7 @@ def test_resume_after_interruption_continues_from_the_saved_step(tmp_path):
     base = save_tiny_model("llama", tmp_path / "model")
     conversations = CONVERSATIONS * 4  # 8 examples: each step draws a different batch from the seeded order
     training = write_training_file(tmp_path / "train.jsonl", conversations)
-    steps = "300"
+    steps = "100"
     args = train_args(base, tmp_path / "interrupted", training, "--max-steps", steps, "--save-every", "5")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen([sys.executable, "-m", "pipeline", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -46,6 +46,9 @@ def add_local_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0, help="example order and LoRA initialisation (default 0)")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="auto = CUDA when available, else CPU; bf16/fp16 autocast where the hardware has it")
+    g.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads for torch (default: half the cores, as the llama.cpp server: threads that wait "
+                        "for each other collapse throughput on a shared machine)")
     g.add_argument("--precision", choices=("auto", "fp32"), default="auto",
                    help="auto = bf16 (or fp16) matmuls where supported, weights and optimizer in fp32; fp32 = none")
     g.add_argument("--save-every", type=int, default=50, metavar="N", help="checkpoint every N steps (default 50; 0 = only at the end)")
@@ -66,7 +69,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     for flag in ("epochs", "batch_size", "lora_r", "lora_alpha", "gradient_accumulation_steps", "max_seq_length"):
         if getattr(args, flag) < 1:
             raise GerbilEvalError(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
-    for flag in ("max_steps",):
+    for flag in ("max_steps", "threads"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise GerbilEvalError(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
     for flag in ("warmup_steps", "save_every", "eval_every"):
@@ -131,6 +134,12 @@ def run_local(args: argparse.Namespace, training: Path) -> int:
         state.completed_steps = [s for s in state.completed_steps if s == "data"]
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # read at import: the base is local, the hub is never needed
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads sleep instead of spinning
+    import torch
+
+    from gerbil_eval.server import default_threads
+
+    torch.set_num_threads(args.threads or default_threads())
     from .base import autocast_dtype, load_base, pick_device, resolve_base
     from .examples import tokenize_file
     from .loop import lora_model, peak_rss_mb, train
