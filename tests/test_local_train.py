@@ -166,6 +166,7 @@ def test_resume_refuses_a_checkpoint_made_with_other_settings(tmp_path, capsys):
     assert pipeline_main(train_args(base, tmp_path / "run", training, "--max-steps", "2", "--lora-r", "8", "--force")) == 0
 
 
+@pytest.mark.slow  # llama.cpp
 def test_trained_qwen2_adapter_converts_and_llama_cpp_applies_it(tmp_path):
     """The folder the trainer writes goes through `pipeline convert` as is; llama.cpp with the
     GGUF adapter gives the logits PEFT gives with the folder."""
@@ -193,3 +194,18 @@ def test_trained_qwen2_adapter_converts_and_llama_cpp_applies_it(tmp_path):
     for theirs, ours, plain in zip(expected, got, base_hf):
         assert np.abs(theirs - plain).max() > 20 * np.abs(ours - theirs).max()  # training moved the logits
         assert ours.argmax() == theirs.argmax() and pearson(ours, theirs) >= 0.999
+
+
+def test_pipeline_run_dry_run_shows_the_local_plan(tmp_path, capfd):
+    """No watch/download for a local run; the train step prints its plan; nothing is written."""
+    workdir = tmp_path / "run"
+    assert pipeline_main(["run", "--backend", "local", "--workdir", str(workdir), "--dry-run", "--cookbook", "c.json",
+                          "--docs", "docs", "--train-args", "--max-steps 7 --eval-every 5 --keep-best"]) == 0
+    out = capfd.readouterr().out
+    steps = [line.split(":")[0] for line in out.splitlines() if line.startswith("==> ")]
+    assert steps == ["==> data", "==> train", "==> convert", "==> deploy", "==> gate"]
+    assert "dry run: would train a LoRA adapter on this machine" in out
+    plan = json.loads(out.split("on this machine:\n", 1)[1].split("\n==> ", 1)[0])
+    assert (plan["steps"], plan["eval_every"], plan["keep_best"], plan["config"]["learning_rate"]) == (7, 5, True, 2e-4)
+    assert f"--train-data {workdir}/data/training_data_together.jsonl" in out  # the report will say which cases were seen
+    assert not workdir.exists()
