@@ -13,6 +13,7 @@ COMMANDS = {
     "serve": ("gerbil_eval.serve_cmd", "serve a GGUF model (optionally with a LoRA) on an OpenAI-compatible llama.cpp server"),
     "model-path": ("gerbil_eval.serve_cmd_path", "print the path of the embedded default model (SmolLM2-135M-Instruct GGUF)"),
     "bindings": ("gerbil_eval.bindings.command", "build the Gerbil binding index from the sources, or show where a name is defined"),
+    "exec": ("gerbil_eval.execution.command", "run a Gerbil file or Markdown answer in the sandbox (what runs/checks/claims conclude)"),
     "compare-adapter": ("gerbil_eval.compare_adapter", "run base vs base+adapter on the local server and write the comparison report"),
 }
 

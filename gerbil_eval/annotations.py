@@ -20,7 +20,7 @@ or a ``#\\;`` character is never a comment).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .answer import Answer
 from .reader import Datum, Span, read, spans
@@ -50,6 +50,9 @@ class Claim:
     error: bool
     line: int
     kind: str
+    #: Where ``expr`` lies in the text it was extracted from (``text[start:end]``), so the executor
+    #: can evaluate the claimed expression in place; None for a REPL claim (its text is not code).
+    span: tuple[int, int] | None = field(default=None, compare=False)
 
     @property
     def datum(self) -> Datum | None:
@@ -98,7 +101,7 @@ def comment_claims(text: str) -> list[Claim]:
             continue
         value = m.group("value")
         out.append(Claim(text[subject.start:subject.end], value, is_error_value(value) or m.re is _BARE_ERROR,
-                         _line_of(text, span.start), "comment"))
+                         _line_of(text, span.start), "comment", (subject.start, subject.end)))
     return out
 
 
@@ -110,12 +113,23 @@ def _expression_text(source: str) -> str | None:
     return source[data[0].start:data[-1].end] if data else None
 
 
-def repl_claims(text: str) -> list[Claim]:
-    """Claims made by REPL transcripts: a ``> expr`` line (the expression may continue on the
-    next lines until it reads completely) followed by the lines the REPL printed, up to the
-    next prompt or blank line. A prompt with no printed lines claims nothing (``> (def x 1)``).
-    """
-    out: list[Claim] = []
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One REPL exchange: the expression typed at a ``> `` prompt and what the REPL printed after it
+    (``""`` when nothing). Lines are 1-based and inclusive: ``first`` is the prompt's line, ``last``
+    the last line of the exchange."""
+
+    expr: str
+    printed: str
+    first: int
+    last: int
+
+
+def transcript(text: str) -> list[Turn]:
+    """The REPL exchanges of ``text``: a ``> expr`` line (the expression may continue on the next
+    lines until it reads completely) followed by the lines the REPL printed, up to the next prompt
+    or blank line. The executor turns them back into code; :func:`repl_claims` into claims."""
+    out: list[Turn] = []
     lines = text.split("\n")
     i = 0
     while i < len(lines):
@@ -123,6 +137,7 @@ def repl_claims(text: str) -> list[Claim]:
         if m is None:
             i += 1
             continue
+        first = i
         source = m.group("input")
         i += 1
         while not read(source).complete and i < len(lines) and lines[i].strip() and not _PROMPT.match(lines[i]):
@@ -135,9 +150,20 @@ def repl_claims(text: str) -> list[Claim]:
         while i < len(lines) and lines[i].strip() and not _PROMPT.match(lines[i]):
             i += 1
         printed = "\n".join(line.rstrip() for line in lines[start:i]).strip()
-        if printed:
-            out.append(Claim(expr, printed, is_error_value(printed), start + 1, "repl"))
+        out.append(Turn(expr, printed, first + 1, max(i, start)))
     return out
+
+
+def repl_claims(text: str) -> list[Claim]:
+    """Claims made by REPL transcripts (see :func:`transcript`): each exchange that printed
+    something claims it. A prompt with no printed lines claims nothing (``> (def x 1)``).
+    """
+    return [Claim(t.expr, t.printed, is_error_value(t.printed), _first_printed_line(t), "repl")
+            for t in transcript(text) if t.printed]
+
+
+def _first_printed_line(turn: Turn) -> int:
+    return turn.last - turn.printed.count("\n")
 
 
 def claims(text: str) -> list[Claim]:
@@ -150,7 +176,7 @@ def _answer_claims(ans: Answer) -> tuple[Claim, ...]:
     for unit in ans.units:
         offset = unit.line  # a fenced block's code starts on the line after its fence
         for c in claims(unit.text):
-            out.append(Claim(c.expr, c.value, c.error, c.line + offset, c.kind))
+            out.append(Claim(c.expr, c.value, c.error, c.line + offset, c.kind, c.span))
     return tuple(out)
 
 

@@ -303,6 +303,9 @@ def merge_previous(doc: Mapping[str, Any], previous: Mapping[str, Any]) -> tuple
     candidate. Returns the merged document and the old-name -> label map (to relabel the
     earlier run's answers). Everything downstream then treats one document.
     """
+    from .execution.runinfo import require_same_execution
+
+    require_same_execution(previous, doc)
     old_models = models_of(previous)
     old_candidates = models_of(previous, "candidate") or old_models
     run_id = previous.get("run_id") or "previous run"

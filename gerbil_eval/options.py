@@ -83,6 +83,12 @@ class RunOptions:
     serve_alias: str | None = None
     train_data: Path | None = None
     seen_threshold: float = 0.88
+    #: execution assertions (runs/checks/output/claims): gxi to use, programs at once, wall seconds per program
+    gxi: str | None = None
+    exec_workers: int = 2
+    exec_timeout: float = 10.0
+    #: missing Gerbil is a usage error instead of "not run"
+    require_exec: bool = False
 
     @property
     def all_models(self) -> tuple[ModelSpec, ...]:
@@ -147,6 +153,14 @@ def add_options(parser: Any) -> None:
     add("--serve-alias", default=None, metavar="NAME", help="model name of the --serve server (default: the GGUF's stem)")
     add("--train-data", default=None, metavar="FILE",
         help="training JSONL: mark each case seen/unseen (nearest training example above the threshold) and report both groups")
+    add("--gxi", default=None, metavar="PATH",
+        help="Gerbil interpreter for the execution assertions (runs/checks/output/claims); default $GERBIL_HOME/bin/gxi, "
+             "then gxi on PATH. Without Gerbil those assertions are 'not run' and left out of the score")
+    add("--exec-workers", type=int, default=2, metavar="N", help="answers run by gxi at once, machine-wide (default 2)")
+    add("--exec-timeout", type=float, default=10.0, metavar="SECONDS",
+        help="wall-clock limit per program run; the sandbox kills it after that (default 10; CPU limit the same)")
+    add("--require-exec", action="store_true", default=False,
+        help="fail with a usage error (exit 4) when no Gerbil is found, instead of leaving execution assertions out")
     add("--seen-threshold", type=float, default=0.88, metavar="X",
         help="similarity in [0,1] (rapidfuzz token_set_ratio) above which a case counts as seen in --train-data (default 0.88)")
 
@@ -166,11 +180,13 @@ def options_from_config(config: Any) -> RunOptions:
         if spec.label in seen:  # item ids, answers and result rows are keyed by the name
             raise GerbilEvalError(f"model {spec.label!r} is given twice (--model/--baseline); give each model once")
         seen.add(spec.label)
-    for name in ("--samples", "--concurrency", "--max-tokens"):
+    for name in ("--samples", "--concurrency", "--max-tokens", "--exec-workers"):
         if get(name) is not None and get(name) < 1:
             raise GerbilEvalError(f"{name} must be at least 1, got {get(name)}")
     if get("--retries") < 0:
         raise GerbilEvalError(f"--retries must be 0 or more, got {get('--retries')}")
+    if not get("--exec-timeout") > 0:
+        raise GerbilEvalError(f"--exec-timeout must be positive, got {get('--exec-timeout')}")
     if get("--timeout") <= 0:
         raise GerbilEvalError(f"--timeout must be positive, got {get('--timeout')}")
     for name in ("--min-score", "--min-pass-rate", "--seen-threshold"):
@@ -205,4 +221,8 @@ def options_from_config(config: Any) -> RunOptions:
         serve_alias=get("--serve-alias"),
         train_data=opt_path("--train-data"),
         seen_threshold=get("--seen-threshold"),
+        gxi=get("--gxi"),
+        exec_workers=get("--exec-workers"),
+        exec_timeout=get("--exec-timeout"),
+        require_exec=get("--require-exec"),
     )

@@ -143,6 +143,8 @@ class CaseItem(pytest.Item):
             pytest.xfail(f"baseline request failed: {self.response.error}")
         score = self.run.score(self.job, self.response)
         self._record(score)
+        if score.not_run:
+            pytest.skip("not run: every assertion of this case runs code, and no Gerbil was found (--gxi, $GERBIL_HOME)")
         if score.passed:
             return
         if self.job.model.role == "baseline":
@@ -231,6 +233,8 @@ class EvalRun:
         self.run_id = ""
         self.run_dir = Path()
         self.case_paths: list[Path] = []
+        self.gerbil: Any = None  # the Gerbil that runs execution assertions, None when there is none
+        self.execution: Any = None  # ExecSettings handed to the scorer
 
     # -- configure ------------------------------------------------------------------------
     def start(self) -> None:
@@ -284,11 +288,24 @@ class EvalRun:
             from .contamination import mark_seen
 
             self.seen = mark_seen(self.cases, self.options.train_data, self.options.seen_threshold)
+        self._find_gerbil()
         self.log = ResponseLog(self.run_dir / "responses.jsonl")
         if self.recorded is None:
             self.fetcher = self._make_fetcher()
             if self.xdist_controller:  # workers fetch; the controller checks the endpoints once, up front
                 self.fetcher.preflight(self.models)
+
+    def _find_gerbil(self) -> None:
+        """Gerbil for the execution assertions; without it they are not run (--require-exec: exit 4)."""
+        from .execution.executor import settings_from_options
+        from .execution.gerbil import GerbilNotFound, find_gerbil
+
+        self.execution = settings_from_options(self.options)
+        try:
+            self.gerbil = find_gerbil(self.options.gxi)
+        except GerbilNotFound as exc:
+            if self.options.require_exec:
+                raise GerbilEvalError(f"--require-exec: {exc}") from None
 
     def _remove_empty_run_dir(self) -> None:
         """A run stopped before its first request leaves no empty folder behind (a server.log stays)."""
@@ -427,7 +444,8 @@ class EvalRun:
         from .scoring import score_answer
 
         if job.key not in self.scores:
-            self.scores[job.key] = score_answer(job.case, response.content or "", {"model": job.model.label})
+            self.scores[job.key] = score_answer(job.case, response.content or "",
+                                                {"model": job.model.label, "execution": self.execution})
         return self.scores[job.key]
 
     def _score_early(self, job: Job, response: Response) -> None:
@@ -486,6 +504,7 @@ class EvalRun:
         rows = sorted(self.rows.values(), key=lambda r: (r["case_id"], r["model"], r["sample"]))
         summary = summarize(rows, [m.label for m in self.models])
         self.doc = build_doc(self.run_id, self.options, self.models, [c.id for c in self.cases], rows, summary)
+        self.doc["config"]["execution"] = self._execution_info(rows)
         write_results(self.run_dir, self.doc)
         try:
             write_reports(self.run_dir, self.doc, self.options)
@@ -495,6 +514,13 @@ class EvalRun:
         update_latest(self.options.report_dir, self.run_dir)
         if self.gate_failures and session.exitstatus == 0:
             session.exitstatus = 1
+
+    def _execution_info(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        from .execution.runinfo import execution_info
+        from .execution.sandbox import isolation_level
+
+        level = isolation_level(self.gerbil.home, self.gerbil.gxi) if self.gerbil else None
+        return execution_info(self.gerbil, level, rows)
 
     def _gates(self) -> list[str]:
         from .gates import check_gates

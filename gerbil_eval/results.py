@@ -114,7 +114,7 @@ class ResponseLog:
 
 def result_row(model: ModelSpec, case: Case, response: Response, score: CaseScore | None, seen: bool | None) -> dict[str, Any]:
     """One row of results.json: a model's answer to a case (one sample), scored or errored."""
-    return {
+    row = {
         "model": model.label, "role": model.role, "case_id": case.id, "category": case.category,
         "tags": list(case.tags), "topic": case.topic, "sample": response.sample,
         "score": score.score if score else None, "passed": score.passed if score else None,
@@ -122,10 +122,14 @@ def result_row(model: ModelSpec, case: Case, response: Response, score: CaseScor
         "latency_s": response.latency_s, "ttft_s": response.ttft_s, "prompt_tokens": response.prompt_tokens,
         "completion_tokens": response.completion_tokens, "total_tokens": response.total_tokens, "seen": seen,
         "assertions": [
-            {"type": a.type, "value": a.value, "weight": a.weight, "passed": a.passed, "score": a.score, "reason": a.reason}
+            {"type": a.type, "value": a.value, "weight": a.weight, "passed": a.passed, "score": a.score, "reason": a.reason,
+             **({"not_run": True} if getattr(a, "not_run", False) else {})}
             for a in (score.assertions if score else ())
         ],
     }
+    if score is not None and getattr(score, "not_run", False):  # nothing could be judged without Gerbil
+        row.update(score=None, passed=None, not_run=True)
+    return row
 
 
 def build_doc(run_id: str, options: RunOptions, models: Sequence[ModelSpec], case_ids: Iterable[str],

@@ -9,6 +9,7 @@ Rules (promptfoo's, with its ``threshold: 0`` quirk fixed):
 - Without one it passes iff every weighted assertion passes.
 - A case that asks for code (a weighted ``parses``) scores 0 on an answer without Scheme code
   (:mod:`.code_rule`): no credit from ``not-`` checks that found nothing in no code.
+- An assertion that was not run (execution without Gerbil) counts as weight 0 here.
 - A case whose assertions all weigh 0 has nothing to judge: score 0, and it passes
   (``lint`` flags such cases, so this only happens on purpose, e.g. to record metrics).
 """
@@ -42,6 +43,8 @@ class AssertionResult:
     passed: bool
     score: float
     reason: str
+    #: not run (an execution assertion without Gerbil): left out of the score and of the verdict
+    not_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,19 +57,25 @@ class CaseScore:
     assertions: tuple[AssertionResult, ...]
 
     @property
+    def not_run(self) -> bool:
+        """Every weighted assertion was not run (execution without Gerbil): the case was not judged."""
+        weighted = [r for r in self.assertions if r.weight > 0]
+        return bool(weighted) and all(r.not_run for r in weighted)
+
+    @property
     def failures(self) -> tuple[AssertionResult, ...]:
         """The weighted assertions that failed."""
-        return tuple(r for r in self.assertions if r.weight > 0 and not r.passed)
+        return tuple(r for r in self.assertions if r.weight > 0 and not r.passed and not r.not_run)
 
 
 def _case_reason(results: tuple[AssertionResult, ...], score: float, passed: bool, threshold: float | None) -> str:
     """Short and human: what failed, or why the case passed anyway."""
-    failed = [f"{r.type}: {r.reason}" for r in results if r.weight > 0 and not r.passed]
+    failed = [f"{r.type}: {r.reason}" for r in results if r.weight > 0 and not r.passed and not r.not_run]
     if threshold is not None:
         verdict = f"score {score:.2f} {'>=' if passed else '<'} threshold {threshold:g}"
         return verdict + (f"; failed {'; '.join(failed)}" if failed else "")
     if not failed:
-        n = sum(1 for r in results if r.weight > 0)
+        n = sum(1 for r in results if r.weight > 0 and not r.not_run)
         return f"all {n} assertions pass" if n else "no weighted assertions (all weights are 0)"
     return "; ".join(failed)
 
@@ -83,17 +92,18 @@ def score_answer(case: Case, answer: str, context: dict | None = None) -> CaseSc
     results = []
     for a in case.assertions:
         out = evaluate(a, ans, ctx)
-        results.append(AssertionResult(a.type, a.value, a.weight, out.passed, out.score, out.reason))
+        results.append(AssertionResult(a.type, a.value, a.weight, out.passed, out.score, out.reason, out.not_run))
     rows = tuple(results)
     if asks_for_code(case.assertions) and not has_scheme_code(ans):
         return CaseScore(0.0, False, NO_CODE, rows)
-    total = sum(r.weight for r in rows)
-    score = min(1.0, max(0.0, sum(r.score * r.weight for r in rows) / total)) if total > 0 else 0.0
+    counted = [r for r in rows if not r.not_run]
+    total = sum(r.weight for r in counted)
+    score = min(1.0, max(0.0, sum(r.score * r.weight for r in counted) / total)) if total > 0 else 0.0
     if total <= 0:
         passed = True
     elif case.threshold is not None:
         passed = score >= case.threshold - 1e-9  # float sums must not flip a tie
         passed = passed and not any(r.type in GATES and r.weight > 0 and not r.passed for r in rows)
     else:
-        passed = all(r.passed for r in rows if r.weight > 0)
+        passed = all(r.passed for r in counted if r.weight > 0)
     return CaseScore(score, passed, _case_reason(rows, score, passed, case.threshold if total > 0 else None), rows)

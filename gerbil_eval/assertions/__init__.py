@@ -32,11 +32,19 @@ class Outcome:
     #: The check itself is broken (a user ``python`` function raised or returned nonsense):
     #: the assertion fails, and ``not-`` must not turn that into a pass.
     broken: bool = False
+    #: The check could not run here (execution assertions without Gerbil): neither pass nor fail,
+    #: left out of the score, and ``not-`` leaves it so.
+    not_run: bool = False
 
     @classmethod
     def of(cls, passed: bool, reason: str) -> "Outcome":
         """A pass/fail outcome scored 1 or 0."""
         return cls(passed, 1.0 if passed else 0.0, reason)
+
+    @classmethod
+    def skipped(cls, reason: str) -> "Outcome":
+        """A check that was not run (see ``not_run``)."""
+        return cls(False, 0.0, reason, not_run=True)
 
     @classmethod
     def failure(cls, reason: str) -> "Outcome":
@@ -115,6 +123,8 @@ def evaluate(assertion: "Assertion", answer: str | Answer, context: dict) -> Out
         return Outcome.failure(reason)
     if negated and base in CODE_TYPES and _code_expected(context) and not has_scheme_code(ans):
         return Outcome(False, 0.0, "no Scheme code to inspect")  # nothing inspected, nothing earned
+    if out.not_run:
+        return Outcome.skipped(reason)
     if negated:
         return Outcome(not out.passed, 1.0 - score, reason)
     return Outcome(out.passed, score, reason)
@@ -136,4 +146,4 @@ def threshold_of(assertion: "Assertion") -> float:
 
 
 # Importing the handler modules fills REGISTRY.
-from . import argument_order, facts, forms, fuzzy, gerbil, python_fn, resolves, text  # noqa: E402,F401
+from . import argument_order, execution, facts, forms, fuzzy, gerbil, python_fn, resolves, text  # noqa: E402,F401

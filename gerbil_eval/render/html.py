@@ -129,6 +129,9 @@ def _assertions(row: Mapping[str, Any]) -> str:
     for a in row.get("assertions") or []:
         ok = bool(a.get("passed"))
         value = a.get("value")
+        if a.get("not_run"):
+            items.append(f'<li class="notrun">– {escape(str(a.get("type")))} not run — {escape(str(a.get("reason") or ""))}</li>')
+            continue
         shown = "" if value is None else f" <code>{escape(str(value))}</code>"
         reason = f" — {escape(str(a.get('reason') or ''))}" if a.get("reason") else ""
         items.append(f'<li class="{"pass" if ok else "fail"}">{"✓" if ok else "✗"} {escape(str(a.get("type")))}'
@@ -137,6 +140,8 @@ def _assertions(row: Mapping[str, Any]) -> str:
 
 
 def _status(row: Mapping[str, Any]) -> str:
+    if row.get("not_run"):
+        return '<span class="tag">not run</span>'
     if row.get("score") is None:
         return '<span class="tag error">error</span>'
     ok = bool(row.get("passed"))

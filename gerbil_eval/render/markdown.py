@@ -50,7 +50,11 @@ def render(doc: Mapping[str, Any], comparisons: Sequence[Comparison]) -> str:
     facts = [f"run `{run_id}`" if run_id else "", doc.get("created", ""),
              f"{config['samples']} samples per case" if config.get("samples", 1) > 1 else "",
              f"temperature {config['temperature']}" if "temperature" in config else ""]
+    from ..execution.runinfo import not_run_line
+
+    loud = not_run_line(doc)
     parts = ["# gerbil-eval results", "", " · ".join(f for f in facts if f), "",
+             *([f"**{loud}**", ""] if loud else []),
              "## Models", "", _table(tables.model_table(doc, best)), "",
              "## Performance", "", _table(tables.performance_table(doc, best))]
     if comparisons:

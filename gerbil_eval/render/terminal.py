@@ -56,6 +56,11 @@ def render(doc: Mapping[str, Any], comparisons: Sequence[Comparison], report_pat
     for c in comparisons:
         parts += ["", comparison_block(c)]
     parts += ["", "* marks the best value"]
+    from ..execution.runinfo import not_run_line
+
+    loud = not_run_line(doc)
+    if loud:
+        parts.append(loud)
     if report_path is not None:
         parts.append(f"report: {report_path}")
     return "\n".join(parts)
