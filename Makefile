@@ -8,6 +8,10 @@ STAMP  := $(VENV)/.setup-stamp
 # llama.cpp built portable: a native build compiles AMX kernels that segfault on these CPUs.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 PYTEST := $(BIN)/python -m pytest
+# Gerbil for the execution tests: the prebuilt release beside the project (../shared), unpacked once
+# into .venv/gerbil; the tests reach it through $GERBIL_HOME only. Users install Gerbil their own way.
+GERBIL_TARBALL := ../shared/gerbil/gerbil-v0.18.1-linux-x86_64.tar.zst
+GERBIL_DIR     := $(VENV)/gerbil/gerbil-v0.18.1
 
 # make eval MODEL=name BASE_URL=url   (any OpenAI-compatible endpoint instead of the embedded model)
 MODEL      ?=
@@ -36,7 +40,11 @@ help:
 	@echo "make bench    benchmarks/ (not part of make test)"
 	@echo "make setup    create or refresh .venv (idempotent)"
 
-setup: $(STAMP)
+setup: $(STAMP) $(GERBIL_DIR)/bin/gxi
+
+$(GERBIL_DIR)/bin/gxi:
+	@if [ -f $(GERBIL_TARBALL) ]; then mkdir -p $(VENV)/gerbil && tar --zstd -xf $(GERBIL_TARBALL) -C $(VENV)/gerbil && touch $@; \
+	else echo "note: $(GERBIL_TARBALL) not found; execution tests need Gerbil (set GERBIL_HOME)"; fi
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,7 +58,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: setup
-	$(PYTEST) -n 2 -q
+	GERBIL_HOME="$${GERBIL_HOME:-$(CURDIR)/$(GERBIL_DIR)}" $(PYTEST) -n 2 -q
 
 eval: setup
 ifeq ($(strip $(MODEL)),)

@@ -35,7 +35,7 @@ from typing import Any, Iterator
 from ..answer import Answer
 from ..fileio import atomic_open
 from .gerbil import Gerbil, find_gerbil
-from .program import (MAIN_FILE, RESULTS_FILE, ClaimSpec, Unit, answer_units, driver, nonce_of,
+from .program import (MAIN_FILE, MAX_FIELD, RESULTS_FILE, ClaimSpec, Unit, answer_units, driver, nonce_of,
                       parse_records)
 from .sandbox import Limits, isolation_level, run_gxi
 
@@ -123,12 +123,12 @@ def gerbil_error(text: str) -> str:
     return ""
 
 
-def clean_message(msg: str) -> str:
+def clean_message(msg: str, limit: int = 500) -> str:
     """An exception's message without its backtrace and without the driver's file positions."""
     msg = msg.split("--- continuation backtrace")[0]
     msg = re.sub(r' at "[^"]*"@[\d.\-]+', "", msg)
     msg = re.sub(r"\*\*\* ERROR IN \? ", "", msg)
-    return " ".join(msg.split())[:500]
+    return " ".join(msg.split())[:limit]
 
 
 def _failure(outcome, limits: Limits) -> str:  # noqa: ANN001 - sandbox.Outcome
@@ -153,11 +153,19 @@ def _failure(outcome, limits: Limits) -> str:  # noqa: ANN001 - sandbox.Outcome
 _EXPECTED = re.compile(r"FAILED: (?P<got>.*) \[expected: (?P<want>.*)\]\s*\Z", re.DOTALL)
 
 
+def short_form(form: str, limit: int = 60) -> str:
+    """A check form for a reason: one line, at most ``limit`` characters."""
+    flat = " ".join(form.split())
+    return flat if len(flat) <= limit else flat[:limit - 3] + "..."
+
+
 def _check_reason(form: str, message: str) -> str:
+    form = short_form(form)
     m = _EXPECTED.search(message)
-    if m:
-        return f"{form}: got {m.group('got')}, expected {m.group('want')}"
-    return f"{form}: {message}"
+    if m:  # :std/test's "check ... FAILED: GOT [expected: WANT]": the form is ours, shorter
+        got, want = (" ".join(m.group(g).split()) for g in ("got", "want"))
+        return f"{form}: got {got[:100]}, expected {want[:100]}"
+    return f"{form}: {message[:300]}"
 
 
 def _interpret(outcome, checks: tuple[str, ...], nonce: str, limits: Limits) -> RunResult:  # noqa: ANN001
@@ -182,17 +190,18 @@ def _interpret(outcome, checks: tuple[str, ...], nonce: str, limits: Limits) -> 
             form = checks[r.index]
             results[r.index] = CheckResult(form, r.status == "pass",
                                            "passes" if r.status == "pass"
-                                           else _check_reason(form, clean_message(r.fields[0] if r.fields else "")))
+                                           else _check_reason(form, clean_message(r.fields[0] if r.fields else "",
+                                                                                  limit=MAX_FIELD)))
     out: list[CheckResult] = []
     for i, form in enumerate(checks):
         if i in results:
             out.append(results[i])
         elif not reached:
             why = error or "the program called exit before the checks could run"
-            out.append(CheckResult(form, False, f"{form}: not run, the program failed: {why}"))
+            out.append(CheckResult(form, False, f"{short_form(form)}: not run, the program failed: {why}"))
         else:
             why = _failure(outcome, limits) if i == started else "not reached (an earlier check stopped the run)"
-            out.append(CheckResult(form, False, f"{form}: {why}"))
+            out.append(CheckResult(form, False, f"{short_form(form)}: {why}"))
     return RunResult(finished, reached, error, stdout, tuple(out), claims, outcome.seconds)
 
 

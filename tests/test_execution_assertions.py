@@ -1,0 +1,164 @@
+"""runs / checks / output / claims with the real ``gxi``: passing and failing answers, Gerbil's own
+error messages in the reasons, the per-block fallback, ``function:`` binding, and "not run"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gerbil_eval.answer import analyse
+from gerbil_eval.assertions import evaluate
+from gerbil_eval.cases import Case, assertion_from_dict
+from gerbil_eval.errors import CaseError
+from gerbil_eval.execution.executor import ExecSettings
+from gerbil_eval.execution.sandbox import Limits
+from gerbil_eval.scoring import score_answer
+
+from .gerbil_support import gerbil_home
+
+
+@pytest.fixture(scope="module")
+def ctx() -> dict:
+    home = gerbil_home()
+    return {"execution": ExecSettings(gxi=str(home / "bin" / "gxi"), limits=Limits(timeout=5, cpu_seconds=5), cache=False)}
+
+
+def judge(raw: dict, code: str, ctx: dict, fenced: bool = True):
+    text = f"```scheme\n{code}\n```" if fenced else code
+    return evaluate(assertion_from_dict(raw), analyse(text), ctx)
+
+
+# --- runs ------------------------------------------------------------------------------------------
+
+def test_runs_passes_a_program_that_runs(ctx: dict) -> None:
+    out = judge({"type": "runs"}, "(import :std/sugar)\n(def h (hash (a 1)))\n(displayln (hash-ref h 'a))", ctx)
+    assert out.passed, out.reason
+
+
+@pytest.mark.parametrize("code, gerbil_says", [
+    ("(def (load-config p) (read-file p))\n(load-config \"x\")", "Unbound variable: read-file"),
+    ("(def (f x) x)\n(f 1 2)", "Wrong number of arguments passed to procedure"),
+    ("(error \"port must be a number\" 'abc)", "[Error]: port must be a number"),
+    ("(def h (make-hash-table))\n(hash-ref h 'missing)", "Unbound key"),
+    ("(while #t (displayln 1))", "Unbound variable: while"),  # v0.18.1: while needs :std/sugar
+])
+def test_runs_fails_with_gerbils_own_message(code: str, gerbil_says: str, ctx: dict) -> None:
+    out = judge({"type": "runs"}, code, ctx)
+    assert not out.passed
+    assert gerbil_says in out.reason, out.reason
+
+
+def test_not_runs_inverts_a_real_run(ctx: dict) -> None:
+    assert judge({"type": "not-runs"}, "(car '())", ctx).passed
+    assert not judge({"type": "not-runs"}, "(+ 1 2)", ctx).passed
+
+
+def test_alternative_blocks_that_fail_together_each_run_alone(ctx: dict) -> None:
+    """Two alternatives that cannot coexist: the first rebinds a name the second uses as the
+    standard procedure. Together the second fails; each block alone (with all imports) runs."""
+    answer = ("Either keep a counter:\n```scheme\n(def length 3)\n(displayln length)\n```\n"
+              "or measure the list:\n```scheme\n(displayln (length '(1 2)))\n```\n")
+    out = judge({"type": "runs"}, answer, ctx, fenced=False)
+    assert out.passed and "each runs on its own" in out.reason and "not a PROCEDURE" in out.reason, out.reason
+    broken = answer.replace("(length '(1 2))", "(lenght '(1 2))")
+    out = judge({"type": "runs"}, broken, ctx, fenced=False)
+    assert not out.passed and "Unbound variable: lenght" in out.reason, out.reason
+
+
+# --- checks ----------------------------------------------------------------------------------------
+
+CHECKS = "(check (add 2 3) => 5)\n(check (add -1 1) ? zero?)\n(check-exception (add 1) true)\n(check (add 2 2) => 5)"
+
+
+def test_checks_score_is_the_fraction_passing_with_actual_vs_expected(ctx: dict) -> None:
+    out = judge({"type": "checks", "value": CHECKS}, "(def (add a b) (+ a b))", ctx)
+    assert not out.passed and out.score == pytest.approx(0.75)
+    assert "(check (add 2 2) => 5): got 4, expected 5" in out.reason
+
+
+def test_checks_pass_and_report_gerbil_errors_per_check(ctx: dict) -> None:
+    good = judge({"type": "checks", "value": CHECKS.rsplit("\n", 1)[0]}, "(def (add a b) (+ a b))", ctx)
+    assert good.passed and good.score == 1.0, good.reason
+    bad = judge({"type": "checks", "value": "(check (add 2 3) => 5)"}, "(def (add a b c) (+ a b c))", ctx)
+    assert not bad.passed and "Wrong number of arguments" in bad.reason
+
+
+def test_checks_bind_the_function_the_prompt_asked_for(ctx: dict) -> None:
+    value = {"checks": "(check (sum-list '(1 2 3)) => 6)", "function": "sum-list"}
+    out = judge({"type": "checks", "value": value}, "(def (helper x) x)\n(def (my-sum xs) (apply + xs))", ctx)
+    assert out.passed and "bound sum-list to the answer's my-sum" in out.reason
+    named = judge({"type": "checks", "value": value}, "(def (sum-list xs) (apply + xs))\n(def (other) 0)", ctx)
+    assert named.passed and "bound" not in named.reason
+
+
+def test_checks_fail_when_the_program_does_not_load(ctx: dict) -> None:
+    out = judge({"type": "checks", "value": "(check (f) => 1)"}, "(def (f) 1)\n(undefined-call)", ctx)
+    assert out.score == 0 and "Unbound variable: undefined-call" in out.reason
+
+
+def test_checks_that_do_not_read_are_a_case_error() -> None:
+    with pytest.raises(CaseError, match="do not read"):
+        assertion_from_dict({"type": "checks", "value": "(check (f) => 1"})
+
+
+# --- output ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, passed", [
+    ({"equals": "port: 8080"}, True), ({"equals": "port: 80"}, False),
+    ("8080", True), ({"contains": "9090"}, False),
+    ({"matches": r"port: \d{4}$"}, True), ({"matches": r"^\d+$"}, False),
+])
+def test_output(value: object, passed: bool, ctx: dict) -> None:
+    out = judge({"type": "output", "value": value}, '(display "port: ") (displayln 8080)', ctx)
+    assert out.passed is passed, out.reason
+
+
+# --- claims ----------------------------------------------------------------------------------------
+
+def test_claims_hold_when_the_annotations_are_true(ctx: dict) -> None:
+    code = ("(import :std/sugar)\n(def h (hash (port 8080)))\n(hash-ref h 'port)   ; => 8080\n"
+            "(hash-get h 'host)   ;; => #f\n(hash-ref h 'host)   ; error: key not found\n(list 1 \"a\")  ; => (1 \"a\")")
+    out = judge({"type": "claims"}, code, ctx)
+    assert out.passed and "4/4 claims hold" in out.reason, out.reason
+
+
+def test_a_false_claim_fails_with_the_real_value(ctx: dict) -> None:
+    code = "(def cfg '((port . 80)))\n(cdr (assq 'port cfg)) ; => 8080"
+    out = judge({"type": "claims"}, code, ctx)
+    assert not out.passed and "gives 80, claimed 8080" in out.reason
+
+
+def test_an_error_demonstration_must_raise(ctx: dict) -> None:
+    out = judge({"type": "claims"}, "(import :std/sugar)\n(def h (hash (a 1)))\n(hash-ref h 'a) ; error", ctx)
+    assert not out.passed and "claimed to raise, returned 1" in out.reason
+
+
+def test_repl_transcripts_are_claims(ctx: dict) -> None:
+    answer = "```\n> (def (sq x) (* x x))\n> (sq 4)\n16\n> (vector? (list 1 2))\n#t\n```"
+    out = judge({"type": "claims"}, answer, ctx, fenced=False)
+    assert not out.passed and "1/2 claims hold" in out.reason and "gives #f, claimed #t" in out.reason
+
+
+def test_a_claim_that_raises_unexpectedly_fails_and_the_run_fails(ctx: dict) -> None:
+    code = "(import :std/sugar)\n(def h (hash))\n(hash-ref h 'missing) ; => #f"
+    assert "Unbound key" in judge({"type": "claims"}, code, ctx).reason
+    assert not judge({"type": "runs"}, code, ctx).passed
+
+
+# --- without Gerbil --------------------------------------------------------------------------------
+
+def test_without_gerbil_execution_is_not_run_and_left_out_of_the_score(monkeypatch: pytest.MonkeyPatch,
+                                                                       tmp_path: Path) -> None:
+    monkeypatch.delenv("GERBIL_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    case = Case(id="c", messages=({"role": "user", "content": "q"},), category="x", tags=(),
+                assertions=(assertion_from_dict({"type": "contains", "value": "hash"}),
+                            assertion_from_dict({"type": "runs"}),
+                            assertion_from_dict({"type": "checks", "value": "(check 1 => 1)"})))
+    score = score_answer(case, "```scheme\n(hash-ref h 'a)\n```")
+    assert score.passed and score.score == 1.0 and not score.not_run
+    runs = score.assertions[1]
+    assert runs.not_run and "not run: no Gerbil found" in runs.reason
+    only_exec = Case(id="d", messages=case.messages, category="x", tags=(), assertions=case.assertions[1:])
+    assert score_answer(only_exec, "```scheme\n1\n```").not_run

@@ -1,0 +1,118 @@
+"""The sandbox with the real ``gxi``: each hostile program is stopped for its documented reason,
+and the next run goes on normally.
+
+Runs through the ``runs`` assertion, as a case would, with short limits (``--exec-timeout 3``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from gerbil_eval.answer import analyse
+from gerbil_eval.assertions import evaluate
+from gerbil_eval.cases import assertion_from_dict
+from gerbil_eval.execution.executor import ExecSettings
+from gerbil_eval.execution.gerbil import find_gerbil
+from gerbil_eval.execution.sandbox import Limits, isolation_level, run_gxi
+
+from .gerbil_support import gerbil_home
+
+LIMITS = Limits(timeout=3, cpu_seconds=3, output_bytes=64 * 1024)
+
+
+@pytest.fixture(scope="module")
+def settings(request: pytest.FixtureRequest) -> ExecSettings:
+    home = gerbil_home()
+    return ExecSettings(gxi=str(home / "bin" / "gxi"), workers=2, limits=LIMITS, cache=False)
+
+
+def run(code: str, settings: ExecSettings):
+    return evaluate(assertion_from_dict({"type": "runs"}), analyse(f"```scheme\n{code}\n```"), {"execution": settings})
+
+
+def still_works(settings: ExecSettings) -> None:
+    out = run('(displayln "after")', settings)
+    assert out.passed, out.reason
+
+
+def test_an_infinite_loop_is_killed_at_the_timeout(settings: ExecSettings) -> None:
+    start = time.monotonic()
+    out = run("(let loop () (loop))", settings)
+    took = time.monotonic() - start
+    assert not out.passed and "timed out after 3 s" in out.reason
+    assert took < 3 + 5, took  # the wall clock, not the CPU limit or anything slower, stopped it
+    still_works(settings)
+
+
+def test_a_fork_bomb_hits_the_process_limit_and_leaves_nothing_behind(settings: ExecSettings) -> None:
+    bomb = '(let loop () (open-process (list path: "/bin/sleep" arguments: (list "300"))) (loop))'
+    out = run(bomb, settings)
+    assert not out.passed
+    assert "Resource temporarily unavailable" in out.reason or "timed out" in out.reason, out.reason
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-f", "sleep 300"], capture_output=True, text=True).stdout.split()
+    assert left == [], f"processes of the fork bomb survived: {left}"
+    still_works(settings)
+
+
+def test_a_memory_hog_hits_the_address_space_limit(settings: ExecSettings) -> None:
+    out = run("(let loop ((l '())) (loop (cons (make-vector 100000 0) l)))", settings)
+    assert not out.passed and "Heap overflow" in out.reason, out.reason
+    still_works(settings)
+
+
+def test_a_write_outside_the_run_folder_fails(settings: ExecSettings, tmp_path: Path) -> None:
+    target = tmp_path / "escaped.txt"
+    os.chmod(tmp_path, 0o777)  # even a world-writable folder: only the run's own folder is writable
+    out = run(f'(call-with-output-file "{target}" (lambda (p) (display "x" p)))', settings)
+    assert not target.exists()
+    assert not out.passed
+    assert any(s in out.reason for s in ("Read-only file system", "Permission denied")), out.reason
+    inside = run('(call-with-output-file "inside.txt" (lambda (p) (display "x" p)))', settings)
+    assert inside.passed, inside.reason
+
+
+def test_a_network_connect_fails(settings: ExecSettings) -> None:
+    """A real listener on loopback: the program must not reach it."""
+    if isolation_level(str(gerbil_home()), find_gerbil(settings.gxi).gxi) == "limits":
+        pytest.skip("no network namespace available here (documented: the 'limits' level cannot cut the network)")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)  # the kernel completes a connect into the backlog without accept()
+    server.setblocking(False)
+    port = server.getsockname()[1]
+    try:
+        out = run(f'(open-tcp-client "127.0.0.1:{port}")', settings)
+        with pytest.raises(BlockingIOError):  # nobody connected
+            server.accept()
+    finally:
+        server.close()
+    assert not out.passed and ("unreachable" in out.reason or "refused" in out.reason), out.reason
+
+
+def test_an_api_key_in_the_environment_is_not_visible(settings: ExecSettings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-do-not-leak-1234")
+    monkeypatch.setenv("TOGETHER_API_KEY", "tg-test-do-not-leak-5678")
+    gerbil = find_gerbil(settings.gxi)
+    code = '(for-each (lambda (kv) (display (car kv)) (display "=") (displayln (cdr kv))) (get-environment-variables))'
+    outcome = run_gxi(gerbil.gxi, gerbil.home, {"env.ss": code}, "env.ss", LIMITS)
+    assert outcome.returncode == 0, outcome.stdout
+    assert "do-not-leak" not in outcome.stdout
+    names = {line.split("=", 1)[0] for line in outcome.stdout.splitlines() if "=" in line}
+    assert names <= {"PATH", "HOME", "TMPDIR", "GERBIL_HOME", "LANG", "PWD"}, names  # PWD: set by the sandbox shell
+
+
+def test_ten_megabytes_of_output_are_cut(settings: ExecSettings) -> None:
+    gerbil = find_gerbil(settings.gxi)
+    code = '(let loop ((i 0)) (when (< i 1000000) (displayln "xxxxxxxxx") (loop (+ i 1))))'  # 10 MB
+    outcome = run_gxi(gerbil.gxi, gerbil.home, {"out.ss": code}, "out.ss", LIMITS)
+    assert outcome.output_cut and len(outcome.stdout.encode()) <= LIMITS.output_bytes
+    out = run(code, settings)
+    assert not out.passed and f"printed more than {LIMITS.output_bytes} bytes" in out.reason
+    still_works(settings)
