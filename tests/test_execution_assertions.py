@@ -49,9 +49,13 @@ def test_runs_fails_with_gerbils_own_message(code: str, gerbil_says: str, ctx: d
     assert gerbil_says in out.reason, out.reason
 
 
-def test_not_runs_inverts_a_real_run(ctx: dict) -> None:
-    assert judge({"type": "not-runs"}, "(car '())", ctx).passed
-    assert not judge({"type": "not-runs"}, "(+ 1 2)", ctx).passed
+@pytest.mark.parametrize("raw", [{"type": "runs"}, {"type": "claims"}, {"type": "output", "value": "3"},
+                                 {"type": "checks", "value": "(check (f) => 3)\n(check (f) => 4)"}])
+@pytest.mark.parametrize("code", ["(def (f) 3)\n(displayln (f)) ; => #!void", "(def (f) 4)\n(f) ; => 3\n(car '())"])
+def test_not_negates_pass_and_score_of_a_real_run(raw: dict, code: str, ctx: dict) -> None:
+    base = judge(raw, code, ctx)
+    neg = judge({**raw, "type": "not-" + raw["type"]}, code, ctx)
+    assert neg.passed is (not base.passed) and neg.score == pytest.approx(1 - base.score)
 
 
 def test_alternative_blocks_that_fail_together_each_run_alone(ctx: dict) -> None:

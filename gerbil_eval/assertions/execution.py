@@ -179,6 +179,9 @@ def value_matches(claimed: str, written: str, shown: str, printed: str) -> bool:
     (REPL transcripts show output then value), numerically for numbers; a printed object such as
     ``#<table #3>`` matches any printed object."""
     want = _normal(claimed)
+    first = _first_datum(claimed)  # "6 (two bytes)", "#t, inherited": the value, then a remark
+    if first and first != want and value_matches(first, written, shown, printed):
+        return True
     seen = [_normal(x) for x in (written, shown, printed, f"{printed} {written}", f"{printed}{written}") if x.strip()]
     if want in seen:
         return True
@@ -186,6 +189,30 @@ def value_matches(claimed: str, written: str, shown: str, printed: str) -> bool:
         return True
     number = _number(want)
     return number is not None and any(_number(s) == number for s in seen)
+
+
+_UNBOUND = re.compile(r"Unbound variable: (\S+)")
+
+
+def _missing_context(expr: str, seen: Any) -> bool:
+    """The claim raised only because a snippet leaves a variable undefined (``(hash-ref h 'a)``
+    with no ``h``). An unbound name in operator position (``(read-file ...)``) is a real error."""
+    m = _UNBOUND.search(seen.message) if seen.raised else None
+    if m is None:
+        return False
+    name = m.group(1)
+    from ..answer import analyse as _analyse
+    from .codeindex import code_index
+
+    return name not in _analyse(expr).derived(code_index).calls
+
+
+def _first_datum(text: str) -> str | None:
+    from ..reader import spans as _spans
+
+    text = text.strip()
+    top = [s for s in _spans(text) if s.kind == "datum" and s.depth == 0]
+    return _normal(text[top[0].start:top[0].end]) if top else None
 
 
 @register("claims", _no_value)
@@ -200,11 +227,9 @@ def claims(_v: None, ans: Answer, _a: Any, context: dict) -> Outcome:
     for spec, seen, source in specs:
         c = spec.claim
         label = f"line {c.line}: {c.expr[:60]}"
-        if seen is None:
-            if source.finished:  # inside a procedure the program never called: nothing to judge
-                continue
-            counted += 1
-            problems.append(f"{label} never evaluated, the program stopped: {source.error}")
+        if seen is None or _missing_context(c.expr, seen):
+            # never evaluated (the program stopped earlier, or a procedure it never calls), or a
+            # snippet's free variable such as `h`: the claim cannot be judged from this code alone
             continue
         counted += 1
         if c.error:
@@ -219,7 +244,8 @@ def claims(_v: None, ans: Answer, _a: Any, context: dict) -> Outcome:
         else:
             problems.append(f"{label} gives {seen.written[:60]}, claimed {c.value[:60]}")
     if counted == 0:
-        return Outcome.of(True, "no claim was evaluated (all inside procedures the program does not call)")
+        return Outcome.of(True, f"none of the {len(specs)} claims can be judged from this code alone "
+                                "(never reached, or about variables the snippet does not define)")
     if not problems:
         return Outcome.of(True, f"{held}/{counted} claims hold")
     return Outcome(False, held / counted, f"{held}/{counted} claims hold; " + "; ".join(problems))

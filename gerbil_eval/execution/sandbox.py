@@ -91,7 +91,7 @@ class Outcome:
         return rc - 128 if rc > 128 and rc - 128 in {s.value for s in signal.Signals} else None
 
 
-def _run_quiet(cmd: list[str], timeout: float = 30) -> bool:
+def _run_quiet(cmd: list[str], timeout: float = 120) -> bool:
     try:
         return subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               timeout=timeout).returncode == 0
