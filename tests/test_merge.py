@@ -109,3 +109,15 @@ def test_a_non_gguf_input_is_named(tmp_path: Path) -> None:
     (tmp_path / "base.gguf").write_bytes(b"PK\x03\x04 not a gguf")
     result = merge(str(tmp_path / "base.gguf"), str(tmp_path / "a.gguf"), "-o", str(tmp_path / "m.gguf"))
     assert result.returncode == 4 and "base.gguf: not a readable GGUF file" in result.stderr
+
+
+def test_a_file_llama_cpp_cannot_quantize_is_one_error_and_no_output(tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    from pipeline.merge.lora_gguf import MergeError
+    from pipeline.merge.quantize import quantize
+
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + bytes(100))
+    with pytest.raises(MergeError, match="llama.cpp could not quantize .*broken.gguf to q8_0"):
+        quantize(broken, tmp_path / "out.gguf", "q8_0")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.gguf"]

@@ -8,11 +8,14 @@ is written under a temporary name and renamed when llama.cpp reports success.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
+import tempfile
 import threading
 from pathlib import Path
+from typing import Iterator
 
 from tqdm import tqdm
 
@@ -33,6 +36,26 @@ def _llama_cpp():
     return llama_cpp
 
 
+@contextlib.contextmanager
+def _native_stderr_to(log: Path | None) -> Iterator[None]:
+    """Send the C library's stderr (fd 2) to ``log`` for the block; ``None`` leaves it alone.
+
+    llama.cpp's quantizer prints a line per tensor (and per fallback type) straight to fd 2;
+    a merge shows its progress bar instead and repeats the log's last lines only on failure.
+    """
+    if log is None:
+        yield
+        return
+    saved = os.dup(2)
+    try:
+        with open(log, "wb") as fh:
+            os.dup2(fh.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def quantize(source: Path, output: Path, kind: str, *, threads: int = 0, progress: bool = False,
              verbose: bool = False) -> Path:
     """Quantize ``source`` to ``output`` as ``kind`` (a key of :data:`FTYPES`) with llama.cpp."""
@@ -44,12 +67,14 @@ def quantize(source: Path, output: Path, kind: str, *, threads: int = 0, progres
     params.ftype = getattr(llama_cpp, ftype_name)
     params.nthread = threads or os.cpu_count() or 1
     params.allow_requantize = True  # a Q4_K_M or Q4_1 base's untouched tensors are already quantized
-    with atomic_path(output) as tmp:
+    with atomic_path(output) as tmp, tempfile.TemporaryDirectory(prefix="quantize-log-") as logs:
+        log = None if verbose else Path(logs) / "llama.log"
         status: list[int] = []
         worker = threading.Thread(target=lambda: status.append(
             llama_cpp.llama_model_quantize(str(source).encode(), str(tmp).encode(), ctypes.byref(params))), daemon=True)
         expected = int(source.stat().st_size * ratio)
-        with tqdm(total=expected, unit="B", unit_scale=True, desc=f"quantize {kind}", disable=not progress) as bar:
+        with _native_stderr_to(log), tqdm(total=expected, unit="B", unit_scale=True, desc=f"quantize {kind}",
+                                          disable=not progress) as bar:
             worker.start()
             while worker.is_alive():
                 worker.join(0.5)
@@ -57,6 +82,7 @@ def quantize(source: Path, output: Path, kind: str, *, threads: int = 0, progres
                 bar.refresh()
             bar.n = expected
         if status != [0]:
-            raise MergeError(f"llama.cpp could not quantize {source} to {kind} (status {status[:1]}); "
-                             "rerun with --verbose to see llama.cpp's messages")
+            tail = " | ".join(log.read_text(errors="replace").strip().splitlines()[-3:]) if log else ""
+            raise MergeError(f"llama.cpp could not quantize {source} to {kind} (status {status[:1]})"
+                             + (f": {tail}" if tail else "; rerun with --verbose to see llama.cpp's messages"))
     return output
