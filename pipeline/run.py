@@ -70,7 +70,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ollama-base", default=None, help="Ollama base model (default: the --model family's, e.g. qwen2.5:7b-instruct)")
     p.add_argument("--ollama-host", default=DEFAULT_HOST, help=f"Ollama server (default {DEFAULT_HOST})")
     p.add_argument("--base-gguf", type=Path, default=None,
-                   help="base model GGUF, for --target llama-server (default with --backend local: the embedded SmolLM2 GGUF)")
+                   help="base model GGUF, for --target llama-server and --merged (default with --backend local: the embedded SmolLM2 GGUF)")
+    p.add_argument("--merged", action="store_true",
+                   help="--target ollama: where Ollama refuses ADAPTER, deploy FROM the adapter merged into --base-gguf")
     p.add_argument("--gate", default="--require-better",
                    help="release gate flags passed to the harness (default: --require-better)")
     r = p.add_argument_group("retraining (the iterating loop)")
@@ -121,6 +123,7 @@ def step_commands(args: argparse.Namespace, adapter_dir: str | None) -> dict[str
         ollama_base = args.ollama_base or family_for(args.model).ollama_base
         deploy = pipe + ["deploy", "ollama", *workdir, "--name", args.name, "--base", ollama_base,
                          "--host", args.ollama_host, "--adapter", gguf]
+        deploy += ["--merged", "--base-gguf", str(args.base_gguf or "<--base-gguf>")] if args.merged else []
         gate_cmd = [sys.executable, "-m", "pytest", "--model", args.name, "--baseline", ollama_base,
                     "--base-url", f"{args.ollama_host}/v1", "--cases", str(args.cases), *extra, *gate]
     else:
@@ -226,6 +229,8 @@ def run(args: argparse.Namespace, call: Callable[[list[str]], int] = subprocess.
     resolve_target(args)
     if args.target == "llama-server" and not args.base_gguf and not args.dry_run:
         raise GerbilEvalError("--target llama-server needs --base-gguf (the base model's GGUF)")
+    if args.merged and not args.base_gguf and not args.dry_run:
+        raise GerbilEvalError("--merged needs --base-gguf (the base model's GGUF, merged with the adapter where Ollama refuses ADAPTER)")
     state = load_state(args.workdir)
     start = first_step(args, state.completed_steps)
     steps = backend_steps(args)

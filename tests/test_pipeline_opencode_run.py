@@ -265,3 +265,23 @@ def test_gate_step_fails_on_a_failed_gate_not_on_failing_cases(tmp_path: Path, g
     state_file = tmp_path / "pipeline-state.json"
     done = json.loads(state_file.read_text())["completed_steps"] if state_file.exists() else []
     assert ("gate" in done) == gates_pass
+
+
+def test_merged_is_forwarded_to_the_ollama_deploy_step(tmp_path: Path) -> None:
+    import argparse
+
+    from pipeline import deploy
+    from pipeline import run as run_mod
+
+    parser = argparse.ArgumentParser()
+    run_mod.add_arguments(parser)
+    args = parser.parse_args(["--workdir", str(tmp_path), "--merged", "--base-gguf", "base.gguf",
+                              "--model", "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"])
+    cmd = run_mod.step_commands(args, None)["deploy"]
+    deploy_parser = argparse.ArgumentParser()
+    deploy.add_arguments(deploy_parser)
+    parsed = deploy_parser.parse_args(cmd[4:])
+    assert parsed.merged and str(parsed.base_gguf) == "base.gguf" and parsed.base == "llama3.1:8b"
+    assert "--baseline llama3.1:8b" in " ".join(run_mod.step_commands(args, None)["gate"])
+    result = pipeline("run", "--workdir", str(tmp_path / "run"), "--merged", "--from", "deploy")
+    assert result.returncode == 4 and "--merged needs --base-gguf" in result.stderr
