@@ -277,6 +277,7 @@ def test_merged_is_forwarded_to_the_ollama_deploy_step(tmp_path: Path) -> None:
     run_mod.add_arguments(parser)
     args = parser.parse_args(["--workdir", str(tmp_path), "--merged", "--base-gguf", "base.gguf",
                               "--model", "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"])
+    run_mod.resolve_target(args)  # as run() does: the Together backend deploys to Ollama
     cmd = run_mod.step_commands(args, None)["deploy"]
     deploy_parser = argparse.ArgumentParser()
     deploy.add_arguments(deploy_parser)
