@@ -177,6 +177,8 @@ def _hash_atom(text: str) -> Datum | None:
     if len(low) > 2 and low[1] in _RADIX:
         if low[1] == "d" and _DECIMAL.match(low[2:]):
             return _atom(low[2:])
+        if "_" in low:  # Python's int() takes 1_0; Gambit's reader does not
+            return None
         try:
             return int(low[2:], _RADIX[low[1]])
         except ValueError:

@@ -45,6 +45,18 @@ def test_equals_object_value_is_json_deep_equality():
     assert passes("equals", {"a": [1, 2], "b": True}, '{"b": true, "a": [1, 2.0]}')
     assert not passes("equals", {"a": 1}, '{"a": true}')  # JSON true is not 1
     assert not passes("equals", {"a": 1}, '{"a": 1, "b": 2}')
+    assert passes("equals", {"a": "x"}, '{"a": "x"}')  # strings inside JSON compare by value
+    assert not passes("equals", {"a": "x"}, '{"a": "y"}')
+    assert not passes("equals", [1, 2], "[1, 3]")  # same length, one item differs
+    assert not passes("equals", ["a", "b"], '"ab"')  # a list is not a string
+    assert not passes("equals", {"a": 1}, "[1]")  # nor an object a list
+    assert run("equals", {"a": 1}, '{"a": 1}').reason == "answer equals the expected JSON"
+    assert run("equals", {"a": 1}, '{"a": 2}').reason == "answer's JSON differs from the expected JSON"
+
+
+def test_equals_boolean_value_is_the_json_word():
+    assert passes("equals", True, "true") and passes("equals", False, "false")
+    assert not passes("equals", True, "True")
 
 
 def test_not_equals_with_object_passes_on_non_json_answer():
@@ -88,6 +100,31 @@ def test_contains_all_reports_what_is_missing():
     assert not out.passed and out.reason == "missing 'hash-put!'"
 
 
+def test_a_failing_check_scores_zero_and_a_passing_one_scores_one():
+    assert (run("contains", "hash-ref", "nothing here").score, run("contains", "hash-ref", "hash-ref").score) == (0.0, 1.0)
+
+
+def test_long_values_are_cut_to_40_characters_in_reasons():
+    reason = run("contains", "x" * 60, "short answer").reason
+    assert reason == "does not contain '" + "x" * 35 + "...'"  # 40 characters, quotes included
+    assert run("contains", "x" * 38, "short answer").reason == "does not contain '" + "x" * 38 + "'"  # fits
+
+
+def test_reasons_are_cut_to_300_characters():
+    """``does not match /<pattern>/`` is 17 characters around the pattern."""
+    assert len(run("regex", "a" * 283, "b").reason) == 300 and run("regex", "a" * 283, "b").reason.endswith("a/")
+    long = run("regex", "a" * 284, "b").reason
+    assert len(long) == 300 and long.endswith("a...")
+
+
+def test_thresholds_of_0_and_1_are_accepted_and_others_refused():
+    for threshold in (0, 1):
+        assert assertion_from_dict({"type": "fuzzy", "value": "x", "threshold": threshold}).threshold == threshold
+    for threshold in (-0.1, 1.5):
+        with pytest.raises(CaseFileError, match="threshold"):
+            assertion_from_dict({"type": "fuzzy", "value": "x", "threshold": threshold})
+
+
 def test_not_contains_all_means_at_least_one_missing():
     """promptfoo: not-contains-all negates 'all present', it is not 'none present'."""
     assert passes("not-contains-all", ["a", "zzz"], "a b c")
@@ -124,6 +161,7 @@ def test_starts_with_counts_leading_whitespace():
 
 def test_levenshtein_default_threshold_is_5():
     assert passes("levenshtein", "hash-for-each", "hash-for-eaXXXX")  # distance 4
+    assert run("levenshtein", "hash-for-each", "hash-for-eXXXXX").reason == "edit distance 5 <= 5"
     assert not passes("levenshtein", "hash-for-each", "hash-XXXXXXach")
 
 

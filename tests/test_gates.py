@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from gerbil_eval.gates import check_gates
+import argparse
+
+import pytest
+
+from gerbil_eval.errors import GerbilEvalError
+from gerbil_eval.gates import add_gate_arguments, check_gates, gate_status
 from gerbil_eval.options import RunOptions
 
 from .rundocs import make_doc
@@ -70,6 +75,14 @@ def test_require_better_passes_when_the_ci_is_above_zero_and_fails_otherwise() -
     assert msg.endswith("the 95% CI lower bound must be above 0")
 
 
+def test_require_better_fails_a_noisy_tie_whose_interval_straddles_zero() -> None:
+    """Half the cases +0.5, half -0.5: the upper bound is well above 0, the lower below; no release."""
+    ft = {f"c{i:02d}": (1.0 if i % 2 else 0.5) for i in range(20)}
+    base = {f"c{i:02d}": (0.5 if i % 2 else 1.0) for i in range(20)}
+    (msg,) = check_gates(doc_with_baseline(ft=ft, base=base), RunOptions(require_better=True), None)
+    assert msg.startswith("--require-better: no significant difference between gerbil-qwen and qwen2.5:7b (+0.00, 95% CI -")
+
+
 def test_require_better_against_the_compare_to_run() -> None:
     release = make_doc([("gerbil-qwen", "candidate", BASE)], run_id="release-1.2")
     assert check_gates(make_doc([("gerbil-qwen", "candidate", FT)]), RunOptions(require_better=True), release) == []
@@ -89,3 +102,29 @@ def test_every_failure_is_one_line() -> None:
     failures = check_gates(doc, RunOptions(min_score=0.99, min_pass_rate=0.99, max_regression=0.0, require_better=True), None)
     assert len(failures) == 4
     assert all("\n" not in f for f in failures)
+
+
+def gate_args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_gate_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_gate_status_prints_each_failure_and_exits_1_else_0(capsys) -> None:
+    doc = doc_with_baseline()  # ft mean 0.90, pass rate 0.80
+    assert gate_status(doc, gate_args("--min-score", "0.85"), None) == 0
+    assert capsys.readouterr().out == ""
+    assert gate_status(doc, gate_args("--min-score", "0.95", "--min-pass-rate", "0.9"), None) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "GATE FAILED: --min-score 0.95: gerbil-qwen mean score 0.90 is below 0.95",
+        "GATE FAILED: --min-pass-rate 0.90: gerbil-qwen pass rate 0.80 is below 0.90"]
+
+
+@pytest.mark.parametrize("flag", ["--min-score", "--min-pass-rate"])
+def test_gate_limits_0_and_1_are_accepted_and_out_of_range_ones_refused(flag: str) -> None:
+    doc = doc_with_baseline()
+    assert gate_status(doc, gate_args(flag, "0"), None) == 0
+    assert gate_status(doc, gate_args(flag, "1"), None) == 1  # below a perfect score: fails, but is accepted
+    for bad in ("1.5", "-0.1"):
+        with pytest.raises(GerbilEvalError, match=f"^{flag} must be between 0 and 1, got {bad}$"):
+            gate_status(doc, gate_args(flag, bad), None)

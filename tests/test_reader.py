@@ -194,3 +194,74 @@ def test_exactness_prefixes_combine_with_one_radix_prefix_only():
     assert only("#e#x10") == 16
     result = read("#e" * 5000 + "1")  # no recursion blow-up on adversarial input
     assert not result.complete
+
+
+def test_a_plain_string_and_a_one_digit_hex_escape():
+    assert read_gerbil('"abc"') == ("abc",)
+    assert only(r'"a\x9;b"') == "a\tb"
+
+
+def test_an_integer_too_long_for_python_stays_one_symbol_token():
+    """A 5,000-digit literal must neither crash scoring nor split into several data."""
+    digits = "9" * 5000
+    assert read(digits).data == (Symbol(digits),)
+
+
+def test_decimal_radix_prefix_reads_exponents_and_trailing_dots():
+    assert only("#d1e3") == 1000.0
+    assert only("#d1.") == 1.0
+    assert only("#d12") == 12
+
+
+def test_unclosed_string_at_the_start_keeps_its_text_and_the_data_before_it():
+    assert read_gerbil('"abc') == ("abc",)
+    result = read('(f "abc')
+    assert [str(e) for e in result.errors] == ["line 1: unterminated string", "line 1: '(' is never closed"]
+    assert result.data == (Form("(", (Symbol("f"), "abc"), 1),)
+
+
+def test_a_printed_object_alone_is_one_special_datum():
+    assert only("#<foo>") == Special("#<foo>")
+
+
+@pytest.mark.parametrize("text, value", [
+    (r'"\x9"', "\t"), (r'"\xg"', "xg"), (r'"\x110000;"', chr(0x10FFFF)), ('"a\\\nb"', "ab"),
+])
+def test_string_escape_edge_cases(text, value):
+    """A hex escape may end without ';', '\\x' without digits is an x, code points are capped,
+    and a backslash-newline continues the line."""
+    assert only(text) == value
+
+
+@pytest.mark.parametrize("text, value", [
+    ("#o17", 15), ("#xF", 15), ("#e1", 1), ("x:", Keyword("x:")), (":", Symbol(":")), ("##a", Symbol("##a")),
+])
+def test_short_prefixed_tokens(text, value):
+    datum = only(text)
+    assert datum == value and type(datum) is type(value)
+
+
+@pytest.mark.parametrize("text", ["#d1a", "#x1_0", "##", r"#\ab"])
+def test_malformed_short_tokens_are_read_errors(text):
+    assert not read(text).complete
+
+
+def test_gambit_primitives_read_without_error():
+    assert read("(##gc)").complete
+
+
+def test_errors_come_in_source_order_with_lines_counted_from_a_leading_newline():
+    assert [str(e) for e in read("\n(a '").errors] == ["line 2: ' has no datum after it before the end",
+                                                       "line 2: '(' is never closed"]
+
+
+def test_write_datum_cuts_at_its_limit_exactly():
+    fits = Form("(", (Symbol("a" * 78),), 1)  # 80 characters
+    assert write_datum(fits) == "(" + "a" * 78 + ")"
+    cut = write_datum(Form("(", (Symbol("a" * 79),), 1))  # 81 characters
+    assert cut == "(" + "a" * 76 + "..." and len(cut) == 80
+
+
+def test_write_datum_keeps_brackets_and_pipes_where_reading_needs_them():
+    assert write_datum(only("[quote x]")) == "[quote x]"
+    assert write_datum(Symbol("#foo")) == "|#foo|"

@@ -56,6 +56,9 @@ def test_threshold_decides_on_the_score_and_says_so():
     result = score_answer(c, "ab")
     assert (result.score, result.passed) == (0.5, False)
     assert result.reason.startswith("score 0.50 < threshold 0.75; failed contains: does not contain 'c'")
+    assert [r.value for r in result.failures] == ["c", "zzz"]
+    one = score_answer(case({"type": "contains", "value": "a"}, threshold=0.5), "a")
+    assert one.reason == "score 1.00 >= threshold 0.5"
 
 
 def test_threshold_zero_is_honoured():

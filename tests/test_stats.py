@@ -28,6 +28,8 @@ def test_mcnemar_hand_computed_table() -> None:
 def test_mcnemar_rejects_negative_counts() -> None:
     with pytest.raises(ValueError):
         stats.mcnemar_exact_p(-1, 3)
+    with pytest.raises(ValueError):
+        stats.mcnemar_exact_p(3, -1)
 
 
 @pytest.mark.parametrize("n", range(1, 9))
@@ -47,12 +49,17 @@ def test_pass_at_1_is_the_fraction_passing_and_pass_at_n_is_any_pass() -> None:
 def test_pass_at_k_rejects_k_above_n() -> None:
     with pytest.raises(ValueError, match="k <= n"):
         stats.pass_at_k(3, 1, 4)
+    with pytest.raises(ValueError, match="0 <= c"):
+        stats.pass_at_k(5, -1, 1)
+    with pytest.raises(ValueError, match="1 <= k"):
+        stats.pass_at_k(5, 2, 0)
 
 
 def test_standard_error_matches_numpy_and_needs_two_values() -> None:
     values = [0.2, 0.5, 1.0, 0.0, 0.75]
     assert stats.standard_error(values) == pytest.approx(np.std(values, ddof=1) / math.sqrt(5))
     assert stats.standard_error([0.5]) is None
+    assert stats.standard_error([0.0, 1.0]) == pytest.approx(0.5)
 
 
 def test_bootstrap_ci_is_reproducible_with_a_seed_and_varies_without_it() -> None:
@@ -63,11 +70,25 @@ def test_bootstrap_ci_is_reproducible_with_a_seed_and_varies_without_it() -> Non
     assert stats.bootstrap_mean_ci(a, seed=1) == stats.bootstrap_mean_ci(a, seed=1)
 
 
+def test_default_interval_is_pinned_so_re_rendered_reports_show_the_same_numbers() -> None:
+    """Pinned from the default seed and resample count: changing either on purpose changes
+    every interval in every re-rendered report, so it must show up here (update the pin then)."""
+    values = [round(abs(math.sin(i)), 3) for i in range(1, 31)]
+    assert stats.bootstrap_mean_ci(values) == pytest.approx((0.5404991666666666, 0.7621349999999999), abs=1e-12)
+
+
+def test_two_value_interval_spans_both_values() -> None:
+    """Resampling [1, 0] draws each index: means 0, 0.5 and 1, so the 95% interval is 0..1."""
+    assert stats.bootstrap_mean_ci([1.0, 0.0]) == (0.0, 1.0)
+
+
 def test_bootstrap_ci_brackets_the_sample_mean() -> None:
     values = np.random.default_rng(0).random(50)
     lo, hi = stats.bootstrap_mean_ci(values)
     assert lo < values.mean() < hi
     assert stats.bootstrap_mean_ci([0.4]) == (0.4, 0.4)
+    with pytest.raises(ValueError, match="at least one value"):
+        stats.bootstrap_mean_ci([])
 
 
 def test_paired_bootstrap_covers_the_true_delta_about_95_percent_of_the_time() -> None:
@@ -102,6 +123,18 @@ def test_paired_bootstrap_is_tighter_than_the_difference_of_independent_interval
 def test_paired_bootstrap_rejects_unpaired_lengths() -> None:
     with pytest.raises(ValueError, match="differ in length"):
         stats.paired_bootstrap_delta_ci([1, 0], [1])
+
+
+def test_batched_draws_give_exactly_the_plain_bootstrap() -> None:
+    """1000 values x 5000 resamples are drawn in batches of 2000 rows; the interval must be the
+    one a single draw of all 5000 resamples from the same seed gives."""
+    values = np.random.default_rng(3).random(1000)
+    means = values[np.random.default_rng(stats.DEFAULT_SEED).integers(0, 1000, size=(5000, 1000))].mean(axis=1)
+    assert stats.bootstrap_mean_ci(values) == tuple(np.quantile(means, [0.025, 0.975]))
+
+
+def test_a_run_larger_than_one_batch_row_still_gets_an_interval() -> None:
+    assert stats.bootstrap_mean_ci(np.zeros(2_000_001), resamples=3) == (0.0, 0.0)
 
 
 def test_bootstrap_of_a_large_run_is_drawn_in_batches_yet_reproducible() -> None:

@@ -1,0 +1,600 @@
+"""Mutation benchmark for the judging core: would the tests notice if the code were wrong?
+
+Every verdict the project reports runs through the reader, the assertion handlers, scoring,
+statistics, comparison and gates. This script makes single-point mutations of those modules
+(flipped comparisons, swapped ``and``/``or``, negated conditions, constants ±1,
+``return X`` -> ``return None``, dropped ``not``, swapped ``+``/``-``), runs each mutant
+against the tests that cover its module, and prints per module how many the tests killed,
+how many timed out (counted as killed: an endless loop is noticed) and every survivor with
+its ``file:line`` and mutation. Mutants reviewed as equivalent (they change no behaviour a
+user can observe) are listed with a one-line reason in ``mutation_equivalent.yaml`` and
+left out of the score, so the report shows only real gaps.
+
+How it stays fast on a shared 2-core machine, and never touches the working tree:
+
+- The mutated module is served from memory by an import hook in a forked child; no file is
+  written anywhere (children also write no bytecode). The parent imports pytest, numpy and
+  the other third-party libraries once; each child drops the project's own modules and
+  imports them afresh, the mutated one from the hook.
+- A traced baseline run records which tests execute which lines of the module. A mutant
+  runs only the tests that execute its lines (``-x``, no cache, no xdist); a mutant on a
+  line no test executes survives without running; one on a line executed at import time
+  runs the module's whole test files.
+- Each child gets a timeout (``--timeout``, or 4× its baseline and at least 20 s) and is
+  killed with its process group when it overruns.
+
+Usage::
+
+    .venv/bin/python benchmarks/mutation.py                     # the whole judging core
+    .venv/bin/python benchmarks/mutation.py --module gates      # one module (repeatable)
+    .venv/bin/python benchmarks/mutation.py --module reader --list   # the mutants, not run
+
+A new module of the core is one entry in :data:`CORE` (module file -> the test files that
+cover it). Exit status: 0 when every module reaches ``--target`` (default 90%), 1 if not,
+2 for a usage error (unknown module or mutant, an allow-list entry without a reason, a
+baseline that fails without any mutation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import importlib.abc
+import importlib.util
+import os
+import signal
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+ALLOW_LIST = Path(__file__).resolve().parent / "mutation_equivalent.yaml"
+
+#: The judging core: each module -> the test files that cover it (fastest relevant ones).
+CORE: dict[str, tuple[str, ...]] = {
+    "gerbil_eval/reader.py": ("tests/test_reader.py",),
+    "gerbil_eval/answer.py": ("tests/test_reader.py", "tests/test_assertions.py"),
+    "gerbil_eval/assertions/__init__.py": ("tests/test_assertions.py",),
+    "gerbil_eval/assertions/values.py": ("tests/test_assertions.py",),
+    "gerbil_eval/assertions/text.py": ("tests/test_assertions.py",),
+    "gerbil_eval/assertions/fuzzy.py": ("tests/test_assertions.py",),
+    "gerbil_eval/assertions/forms.py": ("tests/test_assertions.py",),
+    "gerbil_eval/assertions/gerbil.py": ("tests/test_assertions.py",),
+    "gerbil_eval/assertions/codeindex.py": ("tests/test_assertions.py",),
+    "gerbil_eval/assertions/python_fn.py": ("tests/test_assertions.py",),
+    "gerbil_eval/scoring.py": ("tests/test_scoring.py",),
+    "gerbil_eval/stats.py": ("tests/test_stats.py",),
+    "gerbil_eval/compare.py": ("tests/test_compare.py",),
+    "gerbil_eval/gates.py": ("tests/test_gates.py",),
+}
+#: Top-level packages of this project: a child re-imports them so the mutant is what runs.
+OWN_PACKAGES = ("gerbil_eval", "tests", "conftest", "pipeline")
+#: Plain asserts: a failing assert still fails its test, and no child re-rewrites ~100 modules.
+PYTEST_ARGS = ("-x", "-q", "--assert=plain", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly")
+
+
+# --- mutants ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One single-point change of one module."""
+
+    module: str  # repository-relative path
+    line: int
+    end_line: int
+    operator: str
+    key: str  # "qualname: original → replacement", stable across edits elsewhere in the file
+    start: int  # byte offsets of the replaced span in the source
+    end: int
+    replacement: str
+
+    def source(self, original: bytes) -> bytes:
+        return original[: self.start] + self.replacement.encode() + original[self.end:]
+
+    def __str__(self) -> str:
+        return f"{self.module}:{self.line}  {self.key}  [{self.operator}]"
+
+
+_ORDERING = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
+_SWAP_COMPARE: dict[type, type] = {
+    ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is,
+}
+
+
+def _window(original: str, mutated: str, before: int = 28, after: int = 20) -> tuple[str, str]:
+    """The changed part of two texts with a little context, whitespace collapsed."""
+    a, b = " ".join(original.split()), " ".join(mutated.split())
+    p = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    s = 0
+    while s < min(len(a), len(b)) - p and a[-1 - s] == b[-1 - s]:
+        s += 1
+    lo = max(0, p - before)
+    def cut(t: str) -> str:
+        shown = t[lo:len(t) - s + after]
+        return ("…" if lo else "") + (shown if len(shown) <= 90 else shown[:89] + "…") + ("…" if s > after else "")
+
+    return cut(a), cut(b)
+
+
+class _Finder(ast.NodeVisitor):
+    """Walks a module and yields (node, operator, replacement expression text) per mutation point."""
+
+    def __init__(self) -> None:
+        self.points: list[tuple[ast.AST, str, str, str]] = []  # node, operator, replacement, qualname
+        self._scope: list[str] = []
+
+    def _add(self, node: ast.AST, operator: str, replacement: ast.AST | str) -> None:
+        text = replacement if isinstance(replacement, str) else ast.unparse(replacement)
+        self.points.append((node, operator, text, ".".join(self._scope) or "<module>"))
+
+    def _scoped(self, node: ast.AST) -> None:
+        self._scope.append(node.name)  # type: ignore[attr-defined]
+        self.generic_visit(node)
+        self._scope.pop()
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _scoped
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        if not (isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):  # docstrings
+            self.generic_visit(node)
+
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
+        """f-strings only build messages; their inner positions are unreliable before 3.12."""
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.visit(node.value)
+
+    def visit_arg(self, node: ast.arg) -> None:
+        """Annotations are not behaviour."""
+
+    def visit_Compare(self, node: ast.Compare) -> None:
+        for i, op in enumerate(node.ops):
+            if type(op) in _SWAP_COMPARE:
+                new = copy.deepcopy(node)
+                new.ops[i] = _SWAP_COMPARE[type(op)]()
+                self._add(node, "compare", new)
+        self.generic_visit(node)
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> None:
+        new = copy.deepcopy(node)
+        new.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+        self._add(node, "and/or", new)
+        self.generic_visit(node)
+
+    def _negate(self, test: ast.expr) -> None:
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            return  # that is "drop not"
+        if isinstance(test, ast.Compare) and len(test.ops) == 1 and not isinstance(test.ops[0], _ORDERING):
+            return  # that is the flipped comparison
+        self._add(test, "negate", ast.UnaryOp(ast.Not(), copy.deepcopy(test)))
+
+    def visit_If(self, node: ast.If) -> None:
+        self._negate(node.test)
+        self.generic_visit(node)
+
+    visit_While = visit_IfExp = visit_If
+
+    def visit_comprehension(self, node: ast.comprehension) -> None:
+        for test in node.ifs:
+            self._negate(test)
+        self.generic_visit(node)
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> None:
+        if isinstance(node.op, ast.Not):
+            self._add(node, "drop not", node.operand)
+        self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        value = node.value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            self._add(node, "constant", repr(value + 1))
+            self._add(node, "constant", repr(value - 1))
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        text_operand = any(isinstance(s, ast.JoinedStr) or (isinstance(s, ast.Constant) and isinstance(s.value, str))
+                           for s in (node.left, node.right))
+        if isinstance(node.op, (ast.Add, ast.Sub)) and not text_operand:
+            new = copy.deepcopy(node)
+            new.op = ast.Sub() if isinstance(node.op, ast.Add) else ast.Add()
+            self._add(node, "+/-", new)
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if isinstance(node.op, (ast.Add, ast.Sub)):
+            new = copy.deepcopy(node)
+            new.op = ast.Sub() if isinstance(node.op, ast.Add) else ast.Add()
+            self._add(node, "+/-", new)
+        self.generic_visit(node)
+
+    def visit_Return(self, node: ast.Return) -> None:
+        if node.value is not None and not (isinstance(node.value, ast.Constant) and node.value.value is None):
+            self._add(node, "return None", "return None")
+        self.generic_visit(node)
+
+
+def mutants_of(module: str) -> list[Mutant]:
+    """Every single-point mutant of ``module`` (a repository-relative path), in source order."""
+    source = (ROOT / module).read_bytes()
+    line_starts = [0]
+    for line in source.splitlines(keepends=True):
+        line_starts.append(line_starts[-1] + len(line))
+    finder = _Finder()
+    finder.visit(ast.parse(source))
+    out: list[Mutant] = []
+    seen: dict[str, int] = defaultdict(int)
+    for node, operator, replacement, scope in finder.points:
+        start = line_starts[node.lineno - 1] + node.col_offset  # type: ignore[attr-defined]
+        end = line_starts[node.end_lineno - 1] + node.end_col_offset  # type: ignore[attr-defined]
+        if not isinstance(node, ast.stmt) and not replacement.lstrip("-").replace(".", "").isalnum():
+            replacement = f"({replacement})"  # keeps precedence wherever the expression sat
+        lines = slice(line_starts[node.lineno - 1], line_starts[node.end_lineno])  # type: ignore[attr-defined]
+        original, mutated = _window(source[lines].decode(),
+                                    (source[lines.start:start] + replacement.encode() + source[end:lines.stop]).decode())
+        key = f"{scope}: {original} → {mutated}"
+        seen[key] += 1
+        if seen[key] > 1:
+            key += f" #{seen[key]}"
+        out.append(Mutant(module, node.lineno, node.end_lineno, operator, key, start, end, replacement))  # type: ignore[attr-defined]
+    return out
+
+
+def module_name(path: str) -> str:
+    """``gerbil_eval/assertions/__init__.py`` -> ``gerbil_eval.assertions``."""
+    parts = Path(path).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+# --- running one mutant in a forked child -------------------------------------------------------
+
+
+class _MutantFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serves one module's (mutated) source from memory; nothing is written to disk."""
+
+    def __init__(self, name: str, path: Path, source: bytes) -> None:
+        self.name, self.path, self.source = name, path, source
+
+    def find_spec(self, fullname, path=None, target=None):  # noqa: ANN001 - importlib protocol
+        if fullname != self.name:
+            return None
+        package = [str(self.path.parent)] if self.path.name == "__init__.py" else None
+        return importlib.util.spec_from_file_location(fullname, self.path, loader=self,
+                                                      submodule_search_locations=package)
+
+    def create_module(self, spec):  # noqa: ANN001
+        return None
+
+    def exec_module(self, module) -> None:  # noqa: ANN001
+        exec(compile(self.source, str(self.path), "exec"), module.__dict__)
+
+
+class _LineRecorder:
+    """Pytest plugin for the baseline run: which test executes which lines of one file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+        self.current = "<import>"
+        self.lines: dict[str, set[int]] = defaultdict(set)
+        self.seconds: dict[str, float] = {}
+        self._started = 0.0
+
+    def _local(self, frame, event, arg):  # noqa: ANN001
+        if event == "line":
+            self.lines[self.current].add(frame.f_lineno)
+        return self._local
+
+    def _global(self, frame, event, arg):  # noqa: ANN001
+        if frame.f_code.co_filename == self.path:
+            self.lines[self.current].add(frame.f_lineno)
+            return self._local
+        return None
+
+    def start(self) -> None:
+        sys.settrace(self._global)
+
+    def pytest_runtest_protocol(self, item, nextitem):  # noqa: ANN001
+        self.current = item.nodeid
+        self._started = time.perf_counter()
+        return None
+
+    def pytest_runtest_logfinish(self, nodeid, location):  # noqa: ANN001
+        self.seconds[nodeid] = time.perf_counter() - self._started
+        self.current = "<import>"
+
+
+def _run_child(module: str, source: bytes, tests: list[str], record: Path | None) -> int:
+    """In a forked child: import the project afresh with ``source`` as ``module``, run pytest."""
+    os.setpgid(0, 0)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    sys.dont_write_bytecode = True
+    for name in list(sys.modules):
+        if name.split(".")[0] in OWN_PACKAGES:
+            del sys.modules[name]
+    import pytest
+
+    path = ROOT / module
+    sys.meta_path.insert(0, _MutantFinder(module_name(module), path, source))
+    plugins: list[object] = []
+    recorder = None
+    if record is not None:
+        recorder = _LineRecorder(path)
+        plugins.append(recorder)
+        recorder.start()
+    code = int(pytest.main([*PYTEST_ARGS, *tests], plugins=plugins))
+    if recorder is not None:
+        sys.settrace(None)
+        record.write_text(yaml.safe_dump({"lines": {k: sorted(v) for k, v in recorder.lines.items()},
+                                          "seconds": recorder.seconds}))
+    return code
+
+
+class Child:
+    """One forked test run of one (mutated) module source, with its deadline."""
+
+    def __init__(self, module: str, source: bytes, tests: list[str], timeout: float, record: Path | None = None) -> None:
+        self.start = time.perf_counter()
+        self.deadline = self.start + timeout
+        self.pid = os.fork()
+        if self.pid == 0:
+            code = 3
+            try:
+                os.chdir(ROOT)
+                code = _run_child(module, source, tests, record)
+            finally:
+                os._exit(code)
+
+    def poll(self) -> str | None:
+        """None while running; else killed / survived / timeout / error (a broken run)."""
+        done, status = os.waitpid(self.pid, os.WNOHANG)
+        if not done:
+            if time.perf_counter() < self.deadline:
+                return None
+            self.kill()
+            self.seconds = time.perf_counter() - self.start
+            return "timeout"
+        self.seconds = time.perf_counter() - self.start
+        if os.WIFSIGNALED(status):  # the mutant crashed the interpreter: noticed
+            self.exit_code = -os.WTERMSIG(status)
+            return "killed"
+        self.exit_code = os.WEXITSTATUS(status)
+        # pytest: 0 all passed, 1 a test failed, 2 interrupted (a collection error: the mutant does
+        # not even import), 3 internal error; 4 usage error and 5 no tests mean the run is broken.
+        return {0: "survived", 1: "killed", 2: "killed", 3: "killed"}.get(self.exit_code, "error")
+
+    def kill(self) -> None:
+        os.killpg(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+
+    def wait(self) -> str:
+        while (status := self.poll()) is None:
+            time.sleep(0.02)
+        return status
+
+
+# --- the benchmark ------------------------------------------------------------------------------
+
+
+@dataclass
+class Coverage:
+    """Baseline facts for one module: its duration and which tests execute which lines."""
+
+    seconds: float
+    import_lines: set[int]
+    by_test: dict[str, set[int]]
+    test_seconds: dict[str, float]
+
+    def tests_for(self, mutant: Mutant, files: tuple[str, ...]) -> list[str] | None:
+        """The test ids executing the mutant's lines, fastest first (with ``-x`` a mutant stops at
+        the first failure); the whole files for import-time lines; None when no test executes them."""
+        span = set(range(mutant.line, mutant.end_line + 1))
+        if span & self.import_lines:
+            return list(files)
+        ids = [t for t, lines in self.by_test.items() if span & lines]
+        return sorted(ids, key=lambda t: self.test_seconds.get(t, 0.0)) or None
+
+
+def baseline(module: str, files: tuple[str, ...], scratch: Path) -> Coverage:
+    """Run the module's tests unmutated, traced; exit 2 if they do not pass as they are."""
+    record = scratch / (module.replace("/", "_") + ".lines.yaml")
+    child = Child(module, (ROOT / module).read_bytes(), list(files), timeout=900, record=record)
+    if child.wait() != "survived":
+        fail(f"{', '.join(files)} do not pass on unmutated {module} "
+             f"(pytest exit {getattr(child, 'exit_code', 'timeout')}); fix the tests first")
+    recorded = yaml.safe_load(record.read_text())
+    lines = {k: set(v) for k, v in recorded["lines"].items()}
+    return Coverage(child.seconds, lines.pop("<import>", set()), lines, recorded["seconds"])
+
+
+def fail(message: str) -> None:
+    print(f"mutation.py: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def load_allow_list(path: Path = ALLOW_LIST) -> dict[str, dict[str, str]]:
+    """module -> {mutant key: reason}; every entry must give its reason."""
+    raw = yaml.safe_load(path.read_text()) if path.exists() else None
+    out: dict[str, dict[str, str]] = {}
+    for module, entries in (raw or {}).items():
+        for entry in entries or []:
+            reason = str(entry.get("why") or "").strip()
+            if not reason or reason == "TODO":
+                fail(f"{path.name}: {module}: {entry.get('mutant')!r} needs a one-line 'why'")
+            out.setdefault(module, {})[str(entry["mutant"])] = reason
+    return out
+
+
+def resolve_modules(names: list[str]) -> list[str]:
+    """``reader``, ``assertions.text``, ``gerbil_eval/gates.py`` or ``gerbil_eval.stats`` -> CORE keys."""
+    if not names:
+        return list(CORE)
+    out = []
+    for name in names:
+        hits = [m for m in CORE if name in (m, module_name(m), module_name(m).removeprefix("gerbil_eval."),
+                                            m.removeprefix("gerbil_eval/").removesuffix(".py"))]
+        if not hits:
+            fail(f"no core module {name!r}; choose from: "
+                 + ", ".join(module_name(m).removeprefix("gerbil_eval.") for m in CORE))
+        out += [h for h in hits if h not in out]
+    return out
+
+
+@dataclass
+class ModuleReport:
+    module: str
+    counts: dict[str, int]
+    survivors: list[Mutant]
+    stale: list[str]  # allow-list entries that match no mutant any more
+    seconds: float
+
+    @property
+    def score(self) -> float:
+        """Killed (timeouts included) over the non-equivalent mutants."""
+        c = self.counts
+        judged = c["killed"] + c["timeout"] + c["survived"] + c["error"]  # a broken run kills nothing
+        return (c["killed"] + c["timeout"]) / judged if judged else 1.0
+
+
+def run_module(module: str, mutants: list[Mutant], allowed: dict[str, str], jobs: int,
+               timeout: float | None, scratch: Path) -> ModuleReport:
+    """Baseline, then every mutant of ``module`` not in the allow-list, ``jobs`` at a time."""
+    start = time.perf_counter()
+    files = CORE[module]
+    cov = baseline(module, files, scratch)
+    limit = timeout or max(20.0, 4 * cov.seconds)
+    source = (ROOT / module).read_bytes()
+    counts = dict.fromkeys(("killed", "timeout", "survived", "equivalent", "error"), 0)
+    survivors: list[Mutant] = []
+    todo: list[tuple[Mutant, list[str]]] = []
+    for m in mutants:
+        if m.key in allowed:
+            counts["equivalent"] += 1
+        elif (tests := cov.tests_for(m, files)) is None:  # no test executes it: survives unrun
+            counts["survived"] += 1
+            survivors.append(m)
+        else:
+            todo.append((m, tests))
+    running: list[tuple[Child, Mutant]] = []
+    done = 0
+    try:
+        while todo or running:
+            while todo and len(running) < jobs:
+                m, tests = todo.pop(0)
+                running.append((Child(module, m.source(source), tests, limit), m))
+            time.sleep(0.02)
+            for child, m in list(running):
+                if (status := child.poll()) is None:
+                    continue
+                running.remove((child, m))
+                counts[status] += 1
+                if status in ("survived", "error"):
+                    survivors.append(m)
+                done += 1
+                if sys.stderr.isatty():
+                    print(f"\r{module}: {done}/{len(todo) + done + len(running)} run, {counts['survived']} survived",
+                          end="\033[K", file=sys.stderr, flush=True)
+    finally:
+        for child, _m in running:  # interrupted: leave no test run behind
+            child.kill()
+    if sys.stderr.isatty():
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
+    keys = {m.key for m in mutants}
+    stale = [k for k in allowed if k not in keys]
+    survivors.sort(key=lambda s: (s.line, s.key))
+    return ModuleReport(module, counts, survivors, stale, time.perf_counter() - start)
+
+
+HEADER = f"{'module':<36} {'mutants':>7} {'killed':>6} {'timeout':>7} {'survived':>8} {'equiv':>5} {'score':>6} {'wall s':>7}"
+
+
+def report_row(r: ModuleReport, target: float) -> str:
+    c = r.counts
+    flag = "" if r.score >= target else "  < target"
+    return (f"{r.module:<36} {sum(c.values()):>7} {c['killed']:>6} {c['timeout']:>7} {c['survived']:>8} "
+            f"{c['equivalent']:>5} {r.score:>6.1%} {r.seconds:>7.1f}{flag}")
+
+
+def print_summary(reports: list[ModuleReport], seconds: float) -> None:
+    """The total line, then every survivor and every stale allow-list entry."""
+    killed = sum(r.counts["killed"] + r.counts["timeout"] for r in reports)
+    judged = killed + sum(r.counts["survived"] + r.counts["error"] for r in reports)
+    print(f"{'all':<36} {'':>7} {'':>6} {'':>7} {'':>8} {'':>5} {killed / max(judged, 1):>6.1%} {seconds:>7.1f}")
+    survivors = [m for r in reports for m in r.survivors]
+    if survivors:
+        print(f"\n{len(survivors)} survivors (real gaps unless reviewed into {ALLOW_LIST.name}):")
+        for m in survivors:
+            print(f"  {m}")
+    for r in reports:
+        for key in r.stale:
+            print(f"  stale allow-list entry, matches no mutant of {r.module}: {key}")
+
+
+def warm_imports(test_files: list[str]) -> None:
+    """Import pytest, hypothesis and every library the tests use once, in the parent, so each
+    forked child only re-imports the project's own modules."""
+    import importlib
+
+    import pytest  # noqa: F401
+
+    for name in ("hypothesis", "gerbil_eval.plugin", *(f.removesuffix(".py").replace("/", ".") for f in test_files)):
+        try:
+            importlib.import_module(name)
+        except BaseException:  # noqa: BLE001 - a skipped or missing optional import only costs time
+            pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog="Example: benchmarks/mutation.py --module reader --module gates")
+    parser.add_argument("--module", action="append", default=[], metavar="NAME",
+                        help="run one core module (reader, assertions.text, gates...); repeatable; default all")
+    parser.add_argument("--mutant", action="append", default=[], metavar="KEY",
+                        help="run only the mutant with this key (as printed by --list); repeatable")
+    parser.add_argument("--list", action="store_true", help="print the mutants and exit without running them")
+    parser.add_argument("--jobs", type=int, default=2, help="mutants run at once (default 2)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds per mutant (default 4x the module's baseline run, at least 20)")
+    parser.add_argument("--target", type=float, default=0.9, help="score every module must reach (default 0.9)")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up of running children
+    modules = resolve_modules(args.module)
+    allow = load_allow_list()
+    by_module = {m: mutants_of(m) for m in modules}
+    if args.mutant:
+        wanted = set(args.mutant)
+        by_module = {m: [x for x in ms if x.key in wanted] for m, ms in by_module.items()}
+        missing = wanted - {x.key for ms in by_module.values() for x in ms}
+        if missing:
+            fail("no such mutant (the code changed? pick another from --list): " + "; ".join(sorted(missing)))
+    if args.list:
+        for module, ms in by_module.items():
+            for m in ms:
+                note = "  (equivalent)" if m.key in allow.get(module, {}) else ""
+                print(f"{m}{note}")
+        return 0
+    import tempfile
+
+    start = time.perf_counter()
+    warm_imports([f for m in modules for f in CORE[m]])
+    reports = []
+    print(HEADER, flush=True)
+    with tempfile.TemporaryDirectory(prefix="gerbil-mutation-") as scratch:
+        for module in modules:
+            if by_module[module]:
+                reports.append(run_module(module, by_module[module], allow.get(module, {}) if not args.mutant else {},
+                                          max(1, args.jobs), args.timeout, Path(scratch)))
+                print(report_row(reports[-1], args.target), flush=True)
+    print_summary(reports, time.perf_counter() - start)
+    return 0 if all(r.score >= args.target for r in reports) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
