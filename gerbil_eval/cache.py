@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .fileio import atomic_open
+from .safety.redact import redact
 
 #: Bump when the stored entry format changes; old entries are then simply not found.
 CACHE_VERSION = "v1"
@@ -74,4 +75,4 @@ class ResponseCache:
         request, while fsyncing hundreds of entries would cost seconds per run.
         """
         with atomic_open(self._path(key), "w", fsync=False, encoding="utf-8") as fh:
-            json.dump({k: fields.get(k) for k in STORED_FIELDS}, fh, ensure_ascii=False)
+            json.dump(redact({k: fields.get(k) for k in STORED_FIELDS}), fh, ensure_ascii=True)

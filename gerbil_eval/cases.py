@@ -19,7 +19,10 @@ from typing import Any, Iterable
 import yaml
 
 from .assertions import REGISTRY, known_types, lookup, split_type
-from .errors import CaseError
+from .errors import CaseError, GerbilEvalError
+from .safety.inputs import read_text
+from .safety.shown import short_repr
+from .safety.yaml_bounds import YamlRefused, check_expanded_size
 
 CASE_KEYS = ("id", "topic", "prompt", "messages", "category", "tags", "threshold", "system", "assert",
              "reference", "counterexamples", "description", "notes")
@@ -30,6 +33,8 @@ _KEBAB = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 CASE_SUFFIXES = (".yaml", ".yml")
 #: The case library installed with the package (``cases/`` of the source tree, shipped in the wheel).
 INSTALLED_LIBRARY = Path(__file__).resolve().parent / "library"
+#: A case file larger than this is refused unread (the shipped library's largest is 24 KB).
+MAX_CASE_FILE_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -130,9 +135,9 @@ def _construct_map(loader: Any, node: yaml.MappingNode) -> Any:
         try:
             duplicate = key in data
         except TypeError:
-            raise yaml.constructor.ConstructorError(None, None, f"unhashable key {key!r:.40}", key_node.start_mark)
+            raise yaml.constructor.ConstructorError(None, None, f"unhashable key {short_repr(key)}", key_node.start_mark)
         if duplicate:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r:.40}", key_node.start_mark)
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {short_repr(key)}", key_node.start_mark)
         data[key] = loader.construct_object(value_node, deep=True)
         if isinstance(key, str):
             data.lines[key] = key_node.start_mark.line + 1
@@ -142,22 +147,30 @@ _Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 
 
 def _parse_yaml(path: Path, shown: str) -> Any:
+    """The document of a case file, within caps on file size and on what its aliases expand to."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise CaseFileError(shown, 0, None, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise CaseFileError(shown, 0, None, None, f"cannot read: {exc.strerror}") from None
+        text = read_text(path, shown, MAX_CASE_FILE_BYTES)
+    except GerbilEvalError as exc:
+        raise CaseFileError(shown, 0, None, None, str(exc).removeprefix(f"{shown}: ")) from None
+    loader = _Loader(text)
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        check_expanded_size(node)
+        return loader.construct_document(node)
+    except YamlRefused as exc:
+        raise CaseFileError(shown, 0, None, None, str(exc)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
         raise CaseFileError(shown, mark.line + 1 if mark else 0, None, None, f"YAML syntax error: {what}") from None
     except (yaml.YAMLError, ValueError, OverflowError) as exc:  # e.g. an impossible date such as 2024-13-45
-        raise CaseFileError(shown, 0, None, None, f"YAML error: {exc}") from None
+        raise CaseFileError(shown, 0, None, None, f"YAML error: {short_repr(str(exc), 200)}") from None
     except RecursionError:
         raise CaseFileError(shown, 0, None, None, "YAML nests too deeply") from None
+    finally:
+        loader.dispose()
 
 
 # --- field validators ------------------------------------------------------------------------------
@@ -170,7 +183,7 @@ def _suggest(word: Any, choices: Iterable[str]) -> str:
 def _check_keys(mapping: dict, allowed: tuple[str, ...], field: str | None, what: str) -> None:
     for key in mapping:
         if key not in allowed:
-            shown = key if isinstance(key, str) and re.fullmatch(r"[\w-]+", key) else f"{key!r:.40}"
+            shown = key if isinstance(key, str) and re.fullmatch(r"[\w-]+", key) else short_repr(key)
             hint = _suggest(key, allowed) or f"; allowed: {', '.join(allowed)}"
             raise _Bad(f"{field}.{shown}" if field else shown, f"unknown {what} key '{shown}'{hint}",
                        _line_of(mapping, str(key)))
@@ -178,7 +191,7 @@ def _check_keys(mapping: dict, allowed: tuple[str, ...], field: str | None, what
 
 def _text(value: Any, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _Bad(field, f"must be a non-empty string, got {value!r:.40}")
+        raise _Bad(field, f"must be a non-empty string, got {short_repr(value)}")
     return value
 
 
@@ -189,14 +202,14 @@ def _number(value: Any, field: str, low: float, high: float) -> float:
         number = math.nan
     if not (math.isfinite(number) and low <= number <= high):
         bounds = f"between {low:g} and {high:g}" if math.isfinite(high) else f"{low:g} or more"
-        raise _Bad(field, f"must be a number {bounds}, got {value!r:.40}")
+        raise _Bad(field, f"must be a number {bounds}, got {short_repr(value)}")
     return number
 
 
 def _tags(value: Any, field: str) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(t, str) and t.strip() for t in items):
-        raise _Bad(field, f"must be a tag or a list of non-empty strings, got {value!r:.40}")
+        raise _Bad(field, f"must be a tag or a list of non-empty strings, got {short_repr(value)}")
     return tuple(t.strip() for t in items)
 
 
@@ -207,10 +220,10 @@ def _messages(value: Any, case_system: str | None) -> tuple[dict[str, str], ...]
     for i, msg in enumerate(value, 1):
         field = f"messages #{i}"
         if not isinstance(msg, dict):
-            raise _Bad(field, f"must be a mapping {{role, content}}, got {msg!r:.40}")
+            raise _Bad(field, f"must be a mapping {{role, content}}, got {short_repr(msg)}")
         _check_keys(msg, ("role", "content"), field, "message")
         if msg.get("role") not in ROLES:
-            raise _Bad(f"{field}.role", f"must be one of {', '.join(ROLES)}, got {msg.get('role')!r:.40}")
+            raise _Bad(f"{field}.role", f"must be one of {', '.join(ROLES)}, got {short_repr(msg.get('role'))}")
         out.append({"role": msg["role"], "content": _text(msg.get("content"), f"{field}.content")})
     if not any(m["role"] == "user" for m in out):
         raise _Bad("messages", "needs at least one message with role: user")
@@ -219,28 +232,33 @@ def _messages(value: Any, case_system: str | None) -> tuple[dict[str, str], ...]
     return tuple(out)
 
 
-def _assertion(raw: Any, index: int, base_dir: Path) -> Assertion:
+def _assertion(raw: Any, index: int, base_dir: Path, allow_python: bool) -> Assertion:
     try:
-        return _assertion_fields(raw, index, base_dir)
+        return _assertion_fields(raw, index, base_dir, allow_python)
     except _Bad as bad:
         bad.line = bad.line or _line_of(raw, (bad.field or "").rsplit(".", 1)[-1])
         raise
 
 
-def _assertion_fields(raw: Any, index: int, base_dir: Path) -> Assertion:
+def _assertion_fields(raw: Any, index: int, base_dir: Path, allow_python: bool) -> Assertion:
     field = f"assert #{index}"
     if not isinstance(raw, dict):
-        raise _Bad(field, f"must be a mapping like {{type: calls, value: hash-ref}}, got {raw!r:.40}")
+        raise _Bad(field, f"must be a mapping like {{type: calls, value: hash-ref}}, got {short_repr(raw)}")
     _check_keys(raw, ASSERT_KEYS, field, "assertion")
     type_name = raw.get("type")
     entry = lookup(type_name) if isinstance(type_name, str) else None
     if entry is None or not isinstance(type_name, str):
         hint = _suggest(type_name, known_types()) or (f"; known: {', '.join(sorted(REGISTRY))} "
                                                       "(each may be prefixed with not-)")
-        raise _Bad(f"{field}.type", f"unknown assertion type {type_name!r:.40}{hint}")
+        raise _Bad(f"{field}.type", f"unknown assertion type {short_repr(type_name)}{hint}")
     field = f"assert #{index} ({type_name})"
+    if entry.load is not None and not allow_python:
+        raise _Bad(f"{field}", "runs Python code from the case's folder; case files are data unless you opt in: "
+                               "pass --allow-python (lint --allow-python) if you trust this file")
     try:
         value = entry.validate(raw.get("value"), base_dir)
+        if entry.load is not None:
+            entry.load(value, base_dir)
     except ValueError as exc:
         raise _Bad(f"{field}.value", str(exc)) from None
     threshold = raw.get("threshold")
@@ -255,10 +273,11 @@ def _assertion_fields(raw: Any, index: int, base_dir: Path) -> Assertion:
                      line=_line_of(raw))
 
 
-def assertion_from_dict(raw: Any, base_dir: Path = Path("."), source: str = "<assertion>") -> Assertion:
+def assertion_from_dict(raw: Any, base_dir: Path = Path("."), source: str = "<assertion>", *,
+                        allow_python: bool = False) -> Assertion:
     """Validate one assertion mapping outside a file (programmatic use); raises CaseFileError."""
     try:
-        return _assertion(raw, 1, base_dir)
+        return _assertion(raw, 1, base_dir, allow_python)
     except _Bad as bad:
         raise CaseFileError(source, 0, None, bad.field, bad.message) from None
 
@@ -288,11 +307,11 @@ def _case_threshold(raw: dict, defaults: dict[str, Any]) -> float | None:
     return None if raw["threshold"] is None else _number(raw["threshold"], "threshold", 0.0, 1.0)
 
 
-def _case(raw: dict, defaults: dict[str, Any], path: Path, shown: str) -> Case:
+def _case(raw: dict, defaults: dict[str, Any], path: Path, shown: str, allow_python: bool) -> Case:
     _check_keys(raw, CASE_KEYS, None, "case")
     case_id = raw.get("id")
     if not isinstance(case_id, str) or not _KEBAB.match(case_id):
-        raise _Bad("id", f"must be kebab-case like 'hash-iteration', got {case_id!r:.40}" if case_id is not None
+        raise _Bad("id", f"must be kebab-case like 'hash-iteration', got {short_repr(case_id)}" if case_id is not None
                    else "missing id (give each case a unique kebab-case id)")
     prompt = raw.get("prompt")
     system = _text(raw["system"], "system") if "system" in raw else None
@@ -320,7 +339,7 @@ def _case(raw: dict, defaults: dict[str, Any], path: Path, shown: str) -> Case:
         messages=messages,
         category=_text(raw["category"], "category") if "category" in raw else defaults.get("category", path.stem),
         tags=tuple(dict.fromkeys(tags)),
-        assertions=tuple(_assertion(a, i, path.parent) for i, a in enumerate(raw_asserts, 1)),
+        assertions=tuple(_assertion(a, i, path.parent, allow_python) for i, a in enumerate(raw_asserts, 1)),
         threshold=_case_threshold(raw, defaults),
         topic=_text(raw["topic"], "topic") if raw.get("topic") is not None else None,
         reference=_text(raw["reference"], "reference") if raw.get("reference") is not None else None,
@@ -331,8 +350,11 @@ def _case(raw: dict, defaults: dict[str, Any], path: Path, shown: str) -> Case:
     )
 
 
-def parse_file(path: Path) -> tuple[list[Case], list[CaseFileError]]:
-    """Every valid case of one file, and one error per invalid case (or one for the whole file)."""
+def parse_file(path: Path, *, allow_python: bool = False) -> tuple[list[Case], list[CaseFileError]]:
+    """Every valid case of one file, and one error per invalid case (or one for the whole file).
+
+    Nothing in the file is imported or run unless ``allow_python`` (``--allow-python``) is given.
+    """
     shown = str(path)
     try:
         doc = _parse_yaml(path, shown)
@@ -357,8 +379,8 @@ def parse_file(path: Path) -> tuple[list[Case], list[CaseFileError]]:
         label = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else f"#{i}"
         try:
             if not isinstance(raw, dict):
-                raise _Bad(None, f"each case must be a mapping with id, prompt and assert; got {raw!r:.40}")
-            case = _case(raw, defaults, path, shown)
+                raise _Bad(None, f"each case must be a mapping with id, prompt and assert; got {short_repr(raw)}")
+            case = _case(raw, defaults, path, shown, allow_python)
         except _Bad as bad:
             key = re.split(r"[ .]", bad.field)[0] if bad.field else None
             errors.append(CaseFileError(shown, bad.line or _line_of(raw, key) or raw_line, label, bad.field, bad.message))
@@ -372,9 +394,9 @@ def parse_file(path: Path) -> tuple[list[Case], list[CaseFileError]]:
     return cases, errors
 
 
-def load_file(path: Path) -> list[Case]:
+def load_file(path: Path, *, allow_python: bool = False) -> list[Case]:
     """The cases of one file; raises the first :class:`CaseFileError`."""
-    cases, errors = parse_file(path)
+    cases, errors = parse_file(path, allow_python=allow_python)
     if errors:
         raise errors[0]
     return cases
@@ -410,9 +432,9 @@ def duplicate_errors(cases: Iterable[Case]) -> list[CaseFileError]:
     return errors
 
 
-def load_cases(paths: Iterable[str | Path] | str | Path) -> list[Case]:
+def load_cases(paths: Iterable[str | Path] | str | Path, *, allow_python: bool = False) -> list[Case]:
     """Load and validate every case under ``paths``; raises :class:`CaseError` on the first problem."""
-    cases = [case for f in case_files(paths) for case in load_file(f)]
+    cases = [case for f in case_files(paths) for case in load_file(f, allow_python=allow_python)]
     dups = duplicate_errors(cases)
     if dups:
         raise dups[0]

@@ -10,10 +10,19 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
 from typing import Mapping, Sequence
 
 from .errors import GerbilEvalError
+
+
+def _check_finite(args: argparse.Namespace) -> None:
+    """Every float option of every command is finite: ``nan`` compares false with everything, so a
+    limit given as ``nan`` (or ``inf``) silently disables or always trips its check."""
+    for name, value in vars(args).items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise GerbilEvalError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
 
 
 def main(prog: str, description: str, commands: Mapping[str, tuple[str, str]], argv: Sequence[str] | None = None) -> int:
@@ -31,6 +40,7 @@ def main(prog: str, description: str, commands: Mapping[str, tuple[str, str]], a
             p.set_defaults(_module=module)
     args = parser.parse_args(argv)
     try:
+        _check_finite(args)
         return int(args._module.run(args) or 0)
     except GerbilEvalError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from .errors import InfraError
+from .safety.redact import redact
 
 #: First backoff step in seconds; attempt n waits up to BACKOFF_BASE * 2**n (full jitter).
 BACKOFF_BASE = 0.5
@@ -28,6 +29,9 @@ BACKOFF_BASE = 0.5
 BACKOFF_CAP = 60.0
 #: The user message of the one-token request :meth:`ChatClient.preflight` sends per endpoint and model.
 PROBE_PROMPT = "ping"
+#: Streaming is given up for the run only after this many streamed requests in a row came back
+#: as one JSON body: a single odd response (a proxy hiccup) must not change the whole run.
+STREAM_STRIKES = 3
 
 
 class RequestFailed(Exception):
@@ -102,8 +106,10 @@ class ChatClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
-        #: cleared when the endpoint refuses streams (400) or its streams carry no token usage
+        #: cleared when the endpoint refuses streams (400) or ignores them STREAM_STRIKES times in a row,
+        #: or its streams carry no token usage
         self.stream = True
+        self._strikes = 0
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         self._http = httpx.AsyncClient(headers=headers, timeout=timeout, limits=limits)
@@ -112,7 +118,7 @@ class ChatClient:
         await self._http.aclose()
 
     def _infra(self, model: str, what: str) -> InfraError:
-        return InfraError(f"{self.base_url} (model {model!r}): {what}")
+        return InfraError(redact(f"{self.base_url} (model {model!r}): {what}"))
 
     async def preflight(self, model: str) -> None:
         """Cheap checks before any case runs; raises InfraError when the run cannot work.
@@ -163,9 +169,15 @@ class ChatClient:
         if self.stream:
             try:
                 return await self._streamed(model, {**body, "stream": True, "stream_options": {"include_usage": True}})
-            except _StreamRefused:
+            except _StreamRefused:  # an explicit refusal (HTTP 400): it will refuse the next one too
                 self.stream = False
         return await self._plain(model, body)
+
+    def _strike(self) -> None:
+        """One more streamed request in a row that did not stream; the last straw turns streaming off."""
+        self._strikes += 1
+        if self._strikes >= STREAM_STRIKES:
+            self.stream = False
 
     def _check(self, model: str, response: httpx.Response) -> None:
         status = response.status_code
@@ -202,8 +214,9 @@ class ChatClient:
             if "text/event-stream" not in response.headers.get("content-type", ""):
                 # An endpoint that ignores "stream" and answers in one JSON body.
                 await response.aread()
-                self.stream = False
+                self._strike()
                 return _parse_body(response, start)
+            self._strikes = 0
             async for line in response.aiter_lines():
                 if not line.startswith("data:"):
                     continue

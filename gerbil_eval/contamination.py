@@ -28,7 +28,6 @@ every case of the library has more (its shortest prompt has 9, its shortest refe
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -37,6 +36,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from .errors import GerbilEvalError
+from .safety.inputs import parse_json, read_text
 
 SCORER = fuzz.token_set_ratio
 SCORER_NAME = "token_set_ratio"
@@ -143,14 +143,10 @@ def read_training_file(path: Path) -> list[TrainingText]:
     if not path.is_file():
         raise GerbilEvalError(f"--train-data {path}: file not found")
     texts = []
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise GerbilEvalError(f"{path}: line {line_no}: invalid JSON ({exc.msg})") from None
-                texts.append(record_text(record, f"{path}: line {line_no}"))
+    for line_no, line in enumerate(read_text(path, f"--train-data {path}").splitlines(), 1):
+        if line.strip():
+            record = parse_json(line, f"--train-data {path}: line {line_no}")
+            texts.append(record_text(record, f"{path}: line {line_no}"))
     if not texts:
         raise GerbilEvalError(f"--train-data {path}: no training records")
     return texts

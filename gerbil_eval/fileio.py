@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -59,13 +60,28 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", *, fsync: bool = 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
-    with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
+    # errors="replace": a lone surrogate from an endpoint or a replay file becomes "?" instead of
+    # failing the write half-way through a run
+    with atomic_open(path, "w", encoding="utf-8", errors="replace", newline="") as fh:
         fh.write(text)
 
 
+def strict_json_value(data: Any) -> Any:
+    """``data`` with every NaN or infinite float replaced by None: ``json.dumps`` would write ``NaN``,
+    which is not JSON and breaks every strict reader (browsers, jq, other languages)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: strict_json_value(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [strict_json_value(v) for v in data]
+    return data
+
+
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
-    """Write ``data`` as indented, key-sorted UTF-8 JSON to ``path`` atomically."""
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    """Write ``data`` as indented, key-sorted, strict (no NaN) UTF-8 JSON to ``path`` atomically."""
+    text = json.dumps(strict_json_value(data), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    write_text_atomic(path, text + "\n")
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

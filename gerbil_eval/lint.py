@@ -14,11 +14,18 @@ import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from .cases import Case, CaseFileError, case_files, duplicate_errors, parse_file
 from .errors import CaseError
+from .markers import marker_problems
+from .options import DEFAULT_MAX_ANSWER_BYTES, DEFAULT_SCORE_TIMEOUT
+from .safety.shown import terminal_safe
 from .scoring import CaseScore, score_answer
+
+#: ``(case, answer) -> CaseScore``: in-process by default; ``lint`` on the command line scores in
+#: worker processes with a time limit (see :mod:`gerbil_eval.score_pool`).
+Scorer = Callable[[Case, str], CaseScore]
 
 _FACT_TOPIC = re.compile(r"^###\s+(\d+)\.\s+([A-Za-z0-9][\w/-]*)\s*$", re.MULTILINE)
 
@@ -71,21 +78,23 @@ def _negated_all_lists(case: Case) -> list[LintProblem]:
             if a.negated and a.base_type in _ALL_OF_LIST and isinstance(a.value, tuple) and len(a.value) > 1]
 
 
-def check_case(case: Case, strict: bool = False) -> list[LintProblem]:
-    """The reference passes, every counterexample fails; with ``strict``, both are present."""
+def check_case(case: Case, strict: bool = False, score: Scorer = score_answer) -> list[LintProblem]:
+    """The reference passes, every counterexample fails; with ``strict``, both are present; every
+    category and tag can be a marker (the checks collection makes)."""
     problems = _negated_all_lists(case)
     here = lambda message: LintProblem(case.source, case.id, message, case.line)  # noqa: E731
+    problems += [here(problem) for problem in marker_problems(case)]
     if all(a.weight == 0 for a in case.assertions):
         problems.append(here("every assertion has weight 0, so the case can never fail"))
     if case.reference is None:
         if strict:
             problems.append(here("no reference answer (required with --strict)"))
     else:
-        result = score_answer(case, case.reference)
+        result = score(case, case.reference)
         if not result.passed:
             problems.append(_reference_problem(case, result))
     for i, bad in enumerate(case.counterexamples, 1):
-        result = score_answer(case, bad)
+        result = score(case, bad)
         if result.passed:
             problems.append(here(f"counterexample #{i} passes ({result.reason}); add an assertion it fails"))
     if strict and len(case.counterexamples) < 2:
@@ -117,8 +126,10 @@ class LintReport:
 
 
 def lint_report(paths: Iterable[str | Path] | str | Path, strict: bool = False,
-                facts: str | Path | None = None) -> LintReport:
-    """Lint ``paths`` and keep the loaded cases, for the summary line."""
+                facts: str | Path | None = None, *, allow_python: bool = False,
+                score: Scorer = score_answer) -> LintReport:
+    """Lint ``paths`` and keep the loaded cases, for the summary line. Nothing in a case file
+    runs unless ``allow_python``."""
     problems: list[LintProblem] = []
     cases: list[Case] = []
     all_files: list[Path] = []
@@ -130,13 +141,13 @@ def lint_report(paths: Iterable[str | Path] | str | Path, strict: bool = False,
             continue
         all_files += files
         for f in files:
-            file_cases, errors = parse_file(f)
+            file_cases, errors = parse_file(f, allow_python=allow_python)
             problems += [LintProblem(e.file, e.case_id, f"{e.field}: {e.message}" if e.field else e.message, e.line)
                          for e in errors]
             cases += file_cases
     problems += [LintProblem(e.file, e.case_id, f"{e.field}: {e.message}", e.line) for e in duplicate_errors(cases)]
     for case in cases:
-        problems += check_case(case, strict)
+        problems += check_case(case, strict, score)
     if facts is not None:
         problems += check_topics(cases, Path(facts))
     return LintReport(problems, cases, all_files)
@@ -148,14 +159,14 @@ def lint_cases(paths: Iterable[str | Path] | str | Path, strict: bool = False,
     return lint_report(paths, strict, facts).problems
 
 
-def explain(case: Case) -> list[str]:
+def explain(case: Case, score: Scorer = score_answer) -> list[str]:
     """Each assertion's verdict on the reference and on every counterexample: the table to tune a case by."""
     rule = f"threshold {case.threshold:g}" if case.threshold is not None else "every weighted assertion must pass"
     out = [f"{case.id} ({case.source}:{case.line}; {rule})"]
     answers = [("reference", case.reference, True)] if case.reference is not None else []
     answers += [(f"counterexample #{i}", text, False) for i, text in enumerate(case.counterexamples, 1)]
     for label, text, should_pass in answers:
-        result = score_answer(case, text)
+        result = score(case, text)
         wrong = "" if result.passed is should_pass else f"   <-- should {'pass' if should_pass else 'fail'}"
         out.append(f"  {label}: {'passes' if result.passed else 'fails'}, score {result.score:.2f}{wrong}")
         out += [f"    {'ok  ' if r.passed else 'FAIL'} #{i} {r.type} (weight {r.weight:g}): {r.reason}"
@@ -175,20 +186,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--explain", metavar="CASE-ID", action="append", default=[],
                         help="print every assertion's verdict on the case's reference and counterexamples "
                              "(repeatable), to see which check separates them")
+    parser.add_argument("--allow-python", action="store_true",
+                        help="load and run `python` assertions (functions in .py files beside the case files); "
+                             "case files are data unless you opt in")
+    parser.add_argument("--score-timeout", type=float, default=DEFAULT_SCORE_TIMEOUT, metavar="SECONDS",
+                        help=f"hard time limit on each check of a reference or counterexample "
+                             f"(default {DEFAULT_SCORE_TIMEOUT:g})")
     parser.epilog = ("Prints one line per problem (file:line: case-id: message) and exits 1 if there is any; "
                      "otherwise prints a one-line summary and exits 0.")
 
 
 def run(args: argparse.Namespace) -> int:
-    report = lint_report(args.paths, strict=args.strict, facts=args.facts)
+    from .safety.inputs import finite
+    from .score_pool import ScorePool
+
+    if finite(args.score_timeout, "--score-timeout", 0.0) <= 0:
+        raise CaseError(f"--score-timeout must be positive, got {args.score_timeout}")
+    with ScorePool(args.score_timeout, DEFAULT_MAX_ANSWER_BYTES) as pool:
+        return _run(args, pool.score)
+
+
+def _run(args: argparse.Namespace, score: Scorer) -> int:
+    report = lint_report(args.paths, strict=args.strict, facts=args.facts, allow_python=args.allow_python,
+                         score=score)
     by_id = {c.id: c for c in report.cases}
     for case_id in args.explain:
         if case_id not in by_id:
             close = difflib.get_close_matches(case_id, list(by_id), n=1, cutoff=0.6)
             raise CaseError(f"--explain {case_id}: no such case id" + (f" (did you mean '{close[0]}'?)" if close else ""))
-        print("\n".join(explain(by_id[case_id])))
+        print(terminal_safe("\n".join(explain(by_id[case_id], score))))
     for p in report.problems:
-        print(p)
+        print(terminal_safe(str(p)))
     if report.problems:
         hint = "; --explain CASE-ID shows each assertion on each answer" if report.cases and not args.explain else ""
         print(f"{len(report.problems)} problem(s) in {len(report.cases)} cases{hint}")

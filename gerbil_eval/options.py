@@ -13,9 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from .errors import GerbilEvalError
+from .safety.inputs import finite, read_text
+from .safety.redact import register_secret, register_url_secrets
 
 #: Ollama's OpenAI-compatible endpoint: the default when nothing else is given.
 DEFAULT_BASE_URL = "http://localhost:11434/v1"
+#: Seconds one check may take on one answer (the shipped cases take milliseconds).
+DEFAULT_SCORE_TIMEOUT = 5.0
+#: Answers are cut to this many UTF-8 bytes before scoring (a real answer is a few KB).
+DEFAULT_MAX_ANSWER_BYTES = 1 << 20
+#: An API key file larger than this is not a key (``/dev/zero`` must not be read whole).
+MAX_KEY_FILE_BYTES = 64 << 10
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,9 @@ def parse_model_spec(text: str, default_base_url: str, role: str = "candidate") 
         raise GerbilEvalError(f"{flag} {text!r}: expected NAME or NAME@URL")
     if sep and not url.startswith(("http://", "https://")):
         raise GerbilEvalError(f"{flag} {text!r}: the URL after @ must start with http:// or https://")
-    return ModelSpec(name=name, base_url=(url.strip() if sep else default_base_url).rstrip("/"), role=role)
+    base_url = (url.strip() if sep else default_base_url).rstrip("/")
+    register_url_secrets(base_url)
+    return ModelSpec(name=name, base_url=base_url, role=role)
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,14 @@ class RunOptions:
     exec_timeout: float = 10.0
     #: missing Gerbil is a usage error instead of "not run"
     require_exec: bool = False
+    #: run ``python`` assertions (code from the case's folder); case files are data otherwise
+    allow_python: bool = False
+    #: hard limit in seconds on scoring one answer (each check); a check that runs longer fails "timed out"
+    score_timeout: float = DEFAULT_SCORE_TIMEOUT
+    #: answers longer than this (UTF-8 bytes) are cut before scoring; the row says so
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
+    #: a run with more errored items than this fails every gate (None: no gate is given, nothing to fail)
+    max_errors: int = 0
 
     @property
     def all_models(self) -> tuple[ModelSpec, ...]:
@@ -110,6 +128,18 @@ def _env(name: str) -> str | None:
     return value or None
 
 
+def _api_key(flag: str | None, key_file: str | None) -> str | None:
+    """The key from --api-key, --api-key-file or $OPENAI_API_KEY, registered for redaction wherever it came from."""
+    key = flag
+    if key_file:
+        key = read_text(key_file, f"--api-key-file {key_file}", MAX_KEY_FILE_BYTES).strip()
+        if not key:
+            raise GerbilEvalError(f"--api-key-file {key_file}: the file is empty")
+    key = key or _env("OPENAI_API_KEY")
+    register_secret(key)
+    return key
+
+
 def add_options(parser: Any) -> None:
     """Register the plugin's options on a pytest ``Parser``."""
     g = parser.getgroup("gerbil-eval", "gerbil-eval: run YAML cases against an OpenAI-compatible endpoint")
@@ -122,7 +152,21 @@ def add_options(parser: Any) -> None:
     add("--base-url", default=None, metavar="URL",
         help=f"OpenAI-compatible base URL (default: $OPENAI_BASE_URL, else Ollama's {DEFAULT_BASE_URL})")
     add("--api-key", default=None, metavar="KEY",
-        help="API key (default: $OPENAI_API_KEY). Never written to any file.")
+        help="API key (default: $OPENAI_API_KEY). Prefer $OPENAI_API_KEY or --api-key-file: a key on the "
+             "command line is visible to every user in `ps`. Never written to any file or printed.")
+    add("--api-key-file", default=None, metavar="FILE",
+        help="read the API key from this file (recommended, with $OPENAI_API_KEY, over --api-key)")
+    add("--allow-python", action="store_true", default=False,
+        help="run `python` assertions: functions in .py files in or under a case file's folder. Case files "
+             "are data unless you opt in; without this flag a case that uses one is refused")
+    add("--score-timeout", type=float, default=DEFAULT_SCORE_TIMEOUT, metavar="SECONDS",
+        help=f"hard time limit on each check of one answer, scored in worker processes off the request loop; "
+             f"a check that runs longer fails as 'timed out' (default {DEFAULT_SCORE_TIMEOUT:g})")
+    add("--max-answer-bytes", type=int, default=DEFAULT_MAX_ANSWER_BYTES, metavar="N",
+        help=f"cut longer answers to N bytes before scoring; the row says so (default {DEFAULT_MAX_ANSWER_BYTES})")
+    add("--max-errors", type=int, default=0, metavar="N",
+        help="gate: with any gate flag, fail every gate when more than N items errored (default 0): "
+             "an item that was never answered cannot pass a release")
     add("--cases", action="append", default=[], metavar="PATH",
         help="case file or folder (repeatable; default: cases/ when the folder or the rootdir has one, else the "
              "library installed with gerbil-eval)")
@@ -169,6 +213,7 @@ def options_from_config(config: Any) -> RunOptions:
     """Build :class:`RunOptions` from a pytest ``Config``; raises GerbilEvalError on bad values."""
     get = config.getoption
     base_url = (get("--base-url") or _env("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    register_url_secrets(base_url)
     models = tuple(parse_model_spec(m, base_url) for m in get("--model"))
     baselines = tuple(parse_model_spec(m, base_url, role="baseline") for m in get("--baseline"))
     # Checked only when a model uses it: a stray $OPENAI_BASE_URL must not break unrelated pytest runs.
@@ -180,25 +225,27 @@ def options_from_config(config: Any) -> RunOptions:
         if spec.label in seen:  # item ids, answers and result rows are keyed by the name
             raise GerbilEvalError(f"model {spec.label!r} is given twice (--model/--baseline); give each model once")
         seen.add(spec.label)
-    for name in ("--samples", "--concurrency", "--max-tokens", "--exec-workers"):
+    for name in ("--samples", "--concurrency", "--max-tokens", "--exec-workers", "--max-answer-bytes"):
         if get(name) is not None and get(name) < 1:
             raise GerbilEvalError(f"{name} must be at least 1, got {get(name)}")
-    if get("--retries") < 0:
-        raise GerbilEvalError(f"--retries must be 0 or more, got {get('--retries')}")
-    if not get("--exec-timeout") > 0:
-        raise GerbilEvalError(f"--exec-timeout must be positive, got {get('--exec-timeout')}")
-    if get("--timeout") <= 0:
-        raise GerbilEvalError(f"--timeout must be positive, got {get('--timeout')}")
+    for name in ("--retries", "--max-errors"):
+        if get(name) < 0:
+            raise GerbilEvalError(f"{name} must be 0 or more, got {get(name)}")
+    for name in ("--timeout", "--score-timeout", "--exec-timeout"):
+        if finite(get(name), name, 0.0) <= 0:
+            raise GerbilEvalError(f"{name} must be positive, got {get(name)}")
+    finite(get("--temperature"), "--temperature", 0.0)
+    if get("--max-regression") is not None:
+        finite(get("--max-regression"), "--max-regression", 0.0, 1.0)
     for name in ("--min-score", "--min-pass-rate", "--seen-threshold"):
-        v = get(name)
-        if v is not None and not 0.0 <= v <= 1.0:
-            raise GerbilEvalError(f"{name} must be between 0 and 1, got {v}")
+        if get(name) is not None:
+            finite(get(name), name, 0.0, 1.0)
     opt_path = lambda name: Path(get(name)) if get(name) else None  # noqa: E731
     return RunOptions(
         models=models,
         baselines=baselines,
         base_url=base_url,
-        api_key=get("--api-key") or _env("OPENAI_API_KEY"),
+        api_key=_api_key(get("--api-key"), get("--api-key-file")),
         cases=tuple(Path(p) for p in get("--cases")) or (Path("cases"),),
         samples=get("--samples"),
         temperature=get("--temperature"),
@@ -225,4 +272,8 @@ def options_from_config(config: Any) -> RunOptions:
         exec_workers=get("--exec-workers"),
         exec_timeout=get("--exec-timeout"),
         require_exec=get("--require-exec"),
+        allow_python=get("--allow-python"),
+        score_timeout=get("--score-timeout"),
+        max_answer_bytes=get("--max-answer-bytes"),
+        max_errors=get("--max-errors"),
     )

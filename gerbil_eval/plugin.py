@@ -28,7 +28,10 @@ from typing import TYPE_CHECKING, Any, Iterator
 import pytest
 
 from .errors import EXIT_INFRA, GerbilEvalError
+from .markers import marker_name, marker_problems
 from .options import ModelSpec, RunOptions, add_options, options_from_config
+from .safety.redact import redact
+from .safety.shown import terminal_safe
 
 if TYPE_CHECKING:
     from .cases import Case
@@ -50,7 +53,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         options = options_from_config(config)
     except GerbilEvalError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        raise pytest.UsageError(redact(str(exc))) from None
     if not options.active:
         return
     run = EvalRun(config, options)
@@ -58,17 +61,6 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(_XdistController(run), "gerbil-eval-xdist")
     run.start()
-
-
-#: pytest's own markers that change how an item runs: a case category or tag must not become one
-#: (a case tagged ``skip`` would be skipped, one tagged ``xfail`` could never fail the run).
-RESERVED_MARKERS = frozenset({"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings"})
-
-
-def marker_name(text: str) -> str:
-    """A category or tag as a valid marker name: ``hash-tables`` -> ``hash_tables``, ``std/iter`` -> ``std_iter``."""
-    name = re.sub(r"\W", "_", text.strip())
-    return name if name and not name[0].isdigit() else f"_{name}"
 
 
 def item_name(case_id: str, model: str, sample: int, samples: int) -> str:
@@ -135,12 +127,12 @@ class CaseItem(pytest.Item):
         self.response = self.run.response_for(self.job)
         if self.response.error is not None and self.job.model.role != "baseline":
             self._record(None)
-            raise RequestError(f"{self.name}: request failed: {self.response.error}")
+            raise RequestError(terminal_safe(redact(f"{self.name}: request failed: {self.response.error}")))
 
     def runtest(self) -> None:
         if self.response.error is not None:  # a baseline: reported, never fails the run
             self._record(None)
-            pytest.xfail(f"baseline request failed: {self.response.error}")
+            pytest.xfail(terminal_safe(redact(f"baseline request failed: {self.response.error}")))
         score = self.run.score(self.job, self.response)
         self._record(score)
         if score.not_run:
@@ -149,7 +141,7 @@ class CaseItem(pytest.Item):
             return
         if self.job.model.role == "baseline":
             pytest.xfail(f"baseline below the bar: score {score.score:.2f}")
-        raise CaseFailed(failure_table(self.name, self.job.case, score, self.response.content or ""))
+        raise CaseFailed(terminal_safe(redact(failure_table(self.name, self.job.case, score, self.response.content or ""))))
 
     def _record(self, score: Any) -> None:
         self.user_properties.append((ROW_PROPERTY, json.dumps(self.run.row(self.job, self.response, score))))
@@ -170,6 +162,7 @@ def failure_table(name: str, case: Case, score: Any, answer: str, answer_lines: 
     lines = [f"{name}: score {score.score:.2f} ({bar})", ""]
     for a in score.assertions:
         value = a.value if isinstance(a.value, str) else json.dumps(a.value)
+        value = value if len(value) <= 200 else value[:197] + "..."
         lines.append(f"  {'PASS' if a.passed else 'FAIL'}  {a.type} {value}  (weight {a.weight:g}, score {a.score:.2f})"
                      + (f"  {a.reason}" if a.reason and not a.passed else ""))
     shown = answer.splitlines()
@@ -227,6 +220,7 @@ class EvalRun:
         self.recorded: dict[tuple[str, str, int], Response] | None = None
         self.seen: dict[str, bool] | None = None
         self.fetcher: Any = None
+        self.scorer: Any = None  # a ScorePool, started with the first answer
         self.log: Any = None
         self.gate_failures: list[str] = []
         self.doc: dict[str, Any] | None = None
@@ -245,8 +239,8 @@ class EvalRun:
             self.close()
             self._remove_empty_run_dir()
             if exc.exit_code == EXIT_INFRA:
-                pytest.exit(str(exc), returncode=EXIT_INFRA)
-            raise pytest.UsageError(str(exc)) from None
+                pytest.exit(redact(str(exc)), returncode=EXIT_INFRA)
+            raise pytest.UsageError(redact(str(exc))) from None
 
     def _start(self) -> None:
         from .cases import load_cases
@@ -257,17 +251,15 @@ class EvalRun:
 
             load_run(self.options.compare_to)
         self.case_paths = [self._resolve(p) for p in self.options.cases]
-        self.cases = load_cases(self.case_paths)
+        self.cases = load_cases(self.case_paths, allow_python=self.options.allow_python)
         for case in self.cases:
             self.cases_by_file.setdefault(Path(case.source).resolve(), []).append(case)
         for resolved, (first, *_) in self.cases_by_file.items():
             source = Path(first.source)
             self.node_paths[resolved] = case_node_path(source, self._given_path(source), self.config.rootpath)
         for case in self.cases:
-            for what, label in [("category", case.category), *(("tag", t) for t in case.tags)]:
-                if marker_name(label) in RESERVED_MARKERS:
-                    raise GerbilEvalError(f"{case.source}:{case.line}: case {case.id}: {what} {label!r} is a pytest "
-                                          "marker that changes how the item runs; rename it")
+            for problem in marker_problems(case):
+                raise GerbilEvalError(f"{case.source}:{case.line}: case {case.id}: {problem}")
         for label in sorted({marker_name(x) for c in self.cases for x in (c.category, *c.tags)}):
             self.config.addinivalue_line("markers", f"{label}: gerbil-eval case category or tag")
         if self.options.replay is not None:
@@ -401,7 +393,10 @@ class EvalRun:
                 self.responses = self.fetcher.fetch(jobs)
             except InfraError as exc:
                 self._remove_empty_run_dir()
-                pytest.exit(str(exc), returncode=EXIT_INFRA)
+                # pytest.exit tears the interpreter down: an import still running in the prewarm
+                # thread would then die with a SystemError traceback instead of this one line.
+                self._join_prewarm()
+                pytest.exit(redact(str(exc)), returncode=EXIT_INFRA)
 
     def response_for(self, job: Job) -> Response:
         """The answer of one item; an xdist worker (or a replay) gets it on demand."""
@@ -440,20 +435,20 @@ class EvalRun:
         return []
 
     def score(self, job: Job, response: Response) -> Any:
-        """The answer's CaseScore, computed once (usually already while the fetch was running)."""
-        from .scoring import score_answer
-
-        if job.key not in self.scores:
-            self.scores[job.key] = score_answer(job.case, response.content or "",
-                                                {"model": job.model.label, "execution": self.execution})
-        return self.scores[job.key]
+        """The answer's CaseScore, computed once (usually already queued while the fetch was running)."""
+        self._score_early(job, response)
+        return self.scores[job.key].result()
 
     def _score_early(self, job: Job, response: Response) -> None:
-        """Score each answer as it arrives, so scoring overlaps the wait for the others.
-        A scorer that raises is left to the item, which then reports it with its traceback."""
-        if response.error is None:
-            with contextlib.suppress(Exception):
-                self.score(job, response)
+        """Queue each answer for scoring the moment it arrives: the worker processes score it while the
+        loop keeps receiving (submitting never waits on scoring)."""
+        if job.key not in self.scores and response.error is None:
+            if self.scorer is None:
+                from .score_pool import ScorePool
+
+                self.scorer = ScorePool(self.options.score_timeout, self.options.max_answer_bytes)
+            self.scores[job.key] = self.scorer.submit(job.case, response.content or "",
+                                                      {"model": job.model.label, "execution": self.execution})
 
     def row(self, job: Job, response: Response, score: Any) -> dict[str, Any]:
         from .results import result_row
@@ -506,11 +501,18 @@ class EvalRun:
         self.doc = build_doc(self.run_id, self.options, self.models, [c.id for c in self.cases], rows, summary)
         self.doc["config"]["execution"] = self._execution_info(rows)
         write_results(self.run_dir, self.doc)
+        self.gate_failures = []
         try:
             write_reports(self.run_dir, self.doc, self.options)
-            self.gate_failures = self._gates()
         except GerbilEvalError as exc:
-            self.gate_failures = [str(exc)]
+            self.gate_failures.append(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a broken report must not lose results.json, latest or the gates
+            self.gate_failures.append(f"the reports could not be rendered ({type(exc).__name__}: "
+                                      f"{' '.join(str(exc).split())[:200]}); results.json and results.csv are complete")
+        try:
+            self.gate_failures += self._gates()
+        except GerbilEvalError as exc:
+            self.gate_failures.append(str(exc))
         update_latest(self.options.report_dir, self.run_dir)
         if self.gate_failures and session.exitstatus == 0:
             session.exitstatus = 1
@@ -537,7 +539,7 @@ class EvalRun:
         terminalreporter.write_sep("=", "gerbil-eval")
         terminalreporter.write_line(terminal_report(self.doc, self.options))
         for failure in self.gate_failures:
-            terminalreporter.write_line(f"GATE FAILED: {failure}", red=True, bold=True)
+            terminalreporter.write_line(terminal_safe(redact(f"GATE FAILED: {failure}")), red=True, bold=True)
 
     def pytest_unconfigure(self) -> None:
         self.close()
@@ -552,6 +554,9 @@ class EvalRun:
         if self.fetcher is not None:
             self.fetcher.close()
             self.fetcher = None
+        if self.scorer is not None:
+            self.scorer.close()
+            self.scorer = None
         if self.log is not None:
             self.log.close()
             self.log = None

@@ -9,11 +9,13 @@ answer appears twice the later line wins (a resumed run appends again).
 
 from __future__ import annotations
 
-import json
+import math
 from pathlib import Path
 
 from .errors import GerbilEvalError
 from .results import Response
+from .safety.inputs import parse_json, read_text, valid_unicode
+from .safety.shown import short_repr
 
 
 #: Optional recorded fields and the types the summary can use (checked, so a bad one is a
@@ -26,21 +28,13 @@ METRIC_KINDS: dict[type | tuple[type, ...], str] = {str: "a string", int: "an in
 
 def load_replay(path: Path) -> dict[tuple[str, str, int], Response]:
     """Read a replay file into ``{(model, case_id, sample): Response}``; bad lines are one-line errors."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise GerbilEvalError(f"--replay {path}: cannot read it ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise GerbilEvalError(f"--replay {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    text = read_text(path, f"--replay {path}")
     answers: dict[tuple[str, str, int], Response] = {}
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         where = f"--replay {path}:{lineno}"
-        try:
-            record = json.loads(line)
-        except ValueError:
-            raise GerbilEvalError(f"{where}: not valid JSON; each line must be one JSON object") from None
+        record = parse_json(line, where)
         if not isinstance(record, dict):
             raise GerbilEvalError(f"{where}: expected a JSON object with model, case_id, content")
         for field in ("model", "case_id"):
@@ -48,18 +42,20 @@ def load_replay(path: Path) -> dict[tuple[str, str, int], Response]:
                 raise GerbilEvalError(f"{where}: field {field!r} must be a non-empty string")
         sample = record.get("sample", 0)
         if not isinstance(sample, int) or isinstance(sample, bool) or sample < 0:
-            raise GerbilEvalError(f"{where}: field 'sample' must be an integer >= 0, got {sample!r}")
+            raise GerbilEvalError(f"{where}: field 'sample' must be an integer >= 0, got {short_repr(sample)}")
         content = record.get("content")
         error = record.get("error")
         if not isinstance(content, str) and not error:
             raise GerbilEvalError(f"{where}: field 'content' must be a string (the recorded answer)")
         for field, kinds in METRIC_FIELDS.items():
             value = record.get(field)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
-                raise GerbilEvalError(f"{where}: field {field!r} must be {METRIC_KINDS[kinds]} or null, got {value!r}")
+            if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)
+                                      or (isinstance(value, float) and not math.isfinite(value))):
+                raise GerbilEvalError(f"{where}: field {field!r} must be {METRIC_KINDS[kinds]} or null, "
+                                      f"got {short_repr(value)}")
         response = Response(
-            model=record["model"], case_id=record["case_id"], sample=sample,
-            content=content if isinstance(content, str) else None,
+            model=valid_unicode(record["model"]), case_id=valid_unicode(record["case_id"]), sample=sample,
+            content=valid_unicode(content) if isinstance(content, str) else None,
             error=str(error) if error and not isinstance(content, str) else None,
             **{k: record.get(k) for k in METRIC_FIELDS},
         )

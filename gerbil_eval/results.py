@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from .errors import GerbilEvalError
 from .fileio import write_json_atomic, write_text_atomic
+from .safety.redact import redact, strip_userinfo
 
 if TYPE_CHECKING:  # imported lazily at run time: keeps `pytest` start-up cheap
     from .cases import Case
@@ -28,7 +29,7 @@ if TYPE_CHECKING:  # imported lazily at run time: keeps `pytest` start-up cheap
 
 #: Column order of results.csv (and of every result row).
 ROW_FIELDS = ("model", "role", "case_id", "category", "tags", "topic", "sample", "score", "passed", "error",
-              "latency_s", "ttft_s", "prompt_tokens", "completion_tokens", "total_tokens", "seen", "assertions")
+              "latency_s", "ttft_s", "prompt_tokens", "completion_tokens", "total_tokens", "seen", "note", "assertions")
 
 
 @dataclass
@@ -100,7 +101,7 @@ class ResponseLog:
         self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def append(self, response: Response) -> None:
-        data = (json.dumps(asdict(response), ensure_ascii=False) + "\n").encode("utf-8")
+        data = (json.dumps(redact(asdict(response)), ensure_ascii=False) + "\n").encode("utf-8", "replace")
         with self._lock:
             assert self._fd is not None, "ResponseLog used after close()"
             os.write(self._fd, data)
@@ -121,6 +122,7 @@ def result_row(model: ModelSpec, case: Case, response: Response, score: CaseScor
         "error": response.error,
         "latency_s": response.latency_s, "ttft_s": response.ttft_s, "prompt_tokens": response.prompt_tokens,
         "completion_tokens": response.completion_tokens, "total_tokens": response.total_tokens, "seen": seen,
+        "note": score.note if score and score.note else None,
         "assertions": [
             {"type": a.type, "value": a.value, "weight": a.weight, "passed": a.passed, "score": a.score, "reason": a.reason,
              **({"not_run": True} if getattr(a, "not_run", False) else {})}
@@ -139,7 +141,7 @@ def build_doc(run_id: str, options: RunOptions, models: Sequence[ModelSpec], cas
         "run_id": run_id,
         "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "config": {
-            "models": [{"name": m.name, "base_url": m.base_url, "role": m.role} for m in models],
+            "models": [{"name": m.name, "base_url": strip_userinfo(m.base_url), "role": m.role} for m in models],
             "temperature": options.temperature, "max_tokens": options.max_tokens, "samples": options.samples,
             "seed": options.seed, "cases": sorted(case_ids), "replay": str(options.replay) if options.replay else None,
         },
@@ -160,7 +162,8 @@ def rows_csv(rows: Iterable[dict[str, Any]]) -> str:
 
 
 def write_results(run_dir: Path, doc: dict[str, Any]) -> None:
-    """results.json and results.csv, each written atomically."""
+    """results.json and results.csv, each written atomically, redacted (no key, no URL credentials)."""
+    doc = redact(doc)
     write_json_atomic(run_dir / "results.json", doc)
     write_text_atomic(run_dir / "results.csv", rows_csv(doc["results"]))
 

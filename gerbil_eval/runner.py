@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from .cache import ResponseCache, cache_key
 from .client import ChatClient, RequestFailed
 from .results import Response, ResponseLog
+from .safety.inputs import valid_unicode
+from .safety.redact import redact
 
 if TYPE_CHECKING:
     from .cases import Case
@@ -210,13 +212,20 @@ class Fetcher:
             got = await self._client(job.model.base_url).complete(
                 job.model.name, job.messages, request_params(self.options, job.sample))
         except RequestFailed as exc:
-            return Response(*base, content=None, error=str(exc))
-        response = Response(*base, content=got.content, finish_reason=got.finish_reason,
-                            prompt_tokens=got.prompt_tokens, completion_tokens=got.completion_tokens,
-                            total_tokens=got.total_tokens, latency_s=got.latency_s, ttft_s=got.ttft_s)
+            return Response(*base, content=None, error=redact(str(exc)))
+        response = Response(*base, content=valid_unicode(got.content),
+                            finish_reason=got.finish_reason if isinstance(got.finish_reason, str) else None,
+                            prompt_tokens=_count(got.prompt_tokens), completion_tokens=_count(got.completion_tokens),
+                            total_tokens=_count(got.total_tokens), latency_s=got.latency_s, ttft_s=got.ttft_s)
         if self.cache is not None:
             self.cache.put(key, asdict(response))
         return response
+
+
+def _count(value: Any) -> int | None:
+    """A token count as the endpoint reported it, or None when it is not a whole number >= 0
+    (an endpoint's ``NaN``, string or float must not reach the summary or results.json)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def replayed(jobs: Iterable[Job], recorded: dict[tuple[str, str, int], Response], source: str,

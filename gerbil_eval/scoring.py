@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .answer import analyse
+from .answer import Answer, analyse
 from .code_rule import asks_for_code, has_scheme_code
 from .assertions import evaluate
 from .cases import Case
@@ -55,6 +55,8 @@ class CaseScore:
     passed: bool
     reason: str
     assertions: tuple[AssertionResult, ...]
+    #: what the scorer changed about the answer before scoring it (e.g. cut to --max-answer-bytes); "" if nothing
+    note: str = ""
 
     @property
     def not_run(self) -> bool:
@@ -80,22 +82,31 @@ def _case_reason(results: tuple[AssertionResult, ...], score: float, passed: boo
     return "; ".join(failed)
 
 
-def score_answer(case: Case, answer: str, context: dict | None = None) -> CaseScore:
-    """Score ``answer`` against every assertion of ``case``.
+def check_assertion(case: Case, index: int, ans: Answer, context: dict) -> AssertionResult:
+    """The verdict of the ``index``-th assertion of ``case`` on the analysed answer ``ans``."""
+    a = case.assertions[index]
+    out = evaluate(a, ans, context)
+    return AssertionResult(a.type, a.value, a.weight, out.passed, out.score, out.reason, out.not_run)
 
-    ``context`` is what ``python`` assertions receive: ``{"case", "model", "vars"}``
-    (filled in when missing). The answer is analysed (tokenized, read) once and
-    shared by all assertions, and across calls with the same answer text.
+
+def scoring_context(case: Case, context: dict | None) -> dict:
+    """What ``python`` assertions receive: ``{"case", "model", "vars"}``, filled in when missing."""
+    return {"case": case, "model": None, "vars": {}, **(context or {})}
+
+
+def lacks_code(case: Case, ans: Answer) -> bool:
+    """The case asks for code and the answer has none (the no-credit rule, see :mod:`.code_rule`)."""
+    return asks_for_code(case.assertions) and not has_scheme_code(ans)
+
+
+def combine(case: Case, rows: tuple[AssertionResult, ...], note: str = "", has_code: bool = True) -> CaseScore:
+    """The case's verdict from its assertions' results (the rules in the module docstring).
+
+    ``note`` (e.g. "answer cut to 1048576 bytes") is put in front of the reason; ``has_code`` is
+    False when :func:`lacks_code` holds for the answer.
     """
-    ctx = {"case": case, "model": None, "vars": {}, **(context or {})}
-    ans = analyse(answer if isinstance(answer, str) else "")
-    results = []
-    for a in case.assertions:
-        out = evaluate(a, ans, ctx)
-        results.append(AssertionResult(a.type, a.value, a.weight, out.passed, out.score, out.reason, out.not_run))
-    rows = tuple(results)
-    if asks_for_code(case.assertions) and not has_scheme_code(ans):
-        return CaseScore(0.0, False, NO_CODE, rows)
+    if not has_code:
+        return CaseScore(0.0, False, f"{note}; {NO_CODE}" if note else NO_CODE, rows, note)
     counted = [r for r in rows if not r.not_run]
     total = sum(r.weight for r in counted)
     score = min(1.0, max(0.0, sum(r.score * r.weight for r in counted) / total)) if total > 0 else 0.0
@@ -106,4 +117,19 @@ def score_answer(case: Case, answer: str, context: dict | None = None) -> CaseSc
         passed = passed and not any(r.type in GATES and r.weight > 0 and not r.passed for r in rows)
     else:
         passed = all(r.passed for r in counted if r.weight > 0)
-    return CaseScore(score, passed, _case_reason(rows, score, passed, case.threshold if total > 0 else None), rows)
+    reason = _case_reason(rows, score, passed, case.threshold if total > 0 else None)
+    return CaseScore(score, passed, f"{note}; {reason}" if note else reason, rows, note)
+
+
+def score_answer(case: Case, answer: str, context: dict | None = None) -> CaseScore:
+    """Score ``answer`` against every assertion of ``case``, in this process and without a time limit
+    (:mod:`gerbil_eval.score_pool` runs the same steps in worker processes with one).
+
+    ``context`` is what ``python`` assertions receive (see :func:`scoring_context`). The answer
+    is analysed (tokenized, read) once and shared by all assertions, and across calls with the
+    same answer text.
+    """
+    ctx = scoring_context(case, context)
+    ans = analyse(answer if isinstance(answer, str) else "")
+    rows = tuple(check_assertion(case, i, ans, ctx) for i in range(len(case.assertions)))
+    return combine(case, rows, has_code=not lacks_code(case, ans))

@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from gerbil_eval.errors import GerbilEvalError
+from gerbil_eval.options import MAX_KEY_FILE_BYTES
+from gerbil_eval.safety.inputs import read_text
+from gerbil_eval.safety.redact import redact as redact_all, register_secret
 
 ENV_VAR = "TOGETHER_API_KEY"
 
@@ -18,22 +21,23 @@ ENV_VAR = "TOGETHER_API_KEY"
 def together_api_key(key_file: Path | None = None) -> str:
     """Return the key from ``key_file`` if given, else from ``$TOGETHER_API_KEY``."""
     if key_file is not None:
-        try:
-            key = Path(key_file).read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise GerbilEvalError(f"--api-key-file {key_file}: cannot read it ({getattr(exc, 'strerror', None) or 'not UTF-8 text'})") from None
+        key = read_text(key_file, f"--api-key-file {key_file}", MAX_KEY_FILE_BYTES).strip()
         if not key:
             raise GerbilEvalError(f"--api-key-file {key_file}: the file is empty")
+        register_secret(key)
         return key
     key = os.environ.get(ENV_VAR, "").strip()
     if not key:
         raise GerbilEvalError(f"no Together API key: set {ENV_VAR} or pass --api-key-file FILE")
+    register_secret(key)
     return key
 
 
 def redact(text: str, secret: str | None) -> str:
-    """``text`` with every occurrence of ``secret`` replaced by ``***``."""
-    return text.replace(secret, "***") if secret else text
+    """``text`` with ``secret`` (registered for every later output too), every other registered
+    secret and any URL credentials replaced by ``***``: the harness's one redaction function."""
+    register_secret(secret)
+    return redact_all(text)
 
 
 def add_api_key_file_argument(parser: Any) -> None:

@@ -16,8 +16,9 @@ from typing import Any
 
 from gerbil_eval.errors import GerbilEvalError
 from gerbil_eval.fileio import atomic_open
+from gerbil_eval.safety.names import safe_name
 
-from .archive import find_adapter, safe_extract
+from .archive import DEFAULT_MAX_MEMBERS, EXPANSION_FACTOR, MIN_EXTRACT_BYTES, Limits, find_adapter, safe_extract
 from .credentials import add_api_key_file_argument
 from .state import add_workdir_argument, load_state, save_state
 
@@ -26,6 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_workdir_argument(p)
     p.add_argument("--job", default=None, help="job id (default: the one recorded by `pipeline train`)")
     p.add_argument("--checkpoint-step", type=int, default=None, help="an intermediate checkpoint step instead of the final adapter")
+    p.add_argument("--max-extract-bytes", type=int, default=None, metavar="N",
+                   help=f"refuse an archive that expands to more than N bytes (default: {EXPANSION_FACTOR}x the "
+                        f"archive's size, at least {MIN_EXTRACT_BYTES >> 20} MiB)")
+    p.add_argument("--max-members", type=int, default=DEFAULT_MAX_MEMBERS, metavar="N",
+                   help=f"refuse an archive with more than N files (default {DEFAULT_MAX_MEMBERS})")
     add_api_key_file_argument(p)
 
 
@@ -73,6 +79,11 @@ def run(args: argparse.Namespace) -> int:
     job_id = args.job or state.job_id
     if not job_id:
         raise GerbilEvalError(f"{args.workdir}: no job id; run `pipeline train` first or pass --job")
+    safe_name(job_id, "job id")  # it names files in --workdir: '../../x' must not escape it
+    for flag in ("--max-extract-bytes", "--max-members"):
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is not None and value < 1:
+            raise GerbilEvalError(f"{flag} must be at least 1, got {value}")
     if state.job_status not in (None, "completed") and not args.job:
         raise GerbilEvalError(f"job {job_id} is {state.job_status}; wait with `pipeline status --watch` before downloading")
     client, key = make_client(args.api_key_file)
@@ -83,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     # archive never leaves the recorded adapter_dir pointing at a deleted folder.
     fresh = extracted.with_name(extracted.name + ".new")
     shutil.rmtree(fresh, ignore_errors=True)
-    safe_extract(archive, fresh)
+    safe_extract(archive, fresh, Limits(args.max_extract_bytes, args.max_members))
     try:
         inner = find_adapter(fresh).relative_to(fresh)
     except GerbilEvalError:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gerbil_eval.errors import GerbilEvalError
+from gerbil_eval.safety.inputs import read_text
 from gerbil_eval.fileio import write_text_atomic
 
 from .state import add_workdir_argument, load_state
@@ -75,12 +76,13 @@ def strip_jsonc(text: str) -> str:
 def load_config(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {"$schema": SCHEMA}
+    text = read_text(path, str(path), 16 << 20)
     try:
-        data = json.loads(strip_jsonc(path.read_text(encoding="utf-8")))
+        data = json.loads(strip_jsonc(text))
     except json.JSONDecodeError as exc:
         raise GerbilEvalError(f"{path}: not valid JSON/JSONC (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GerbilEvalError(f"{path}: cannot read it ({exc.__class__.__name__}: {getattr(exc, 'strerror', None) or exc})") from None
+    except RecursionError:
+        raise GerbilEvalError(f"{path}: JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise GerbilEvalError(f"{path}: the top level must be an object")
     return data

@@ -7,13 +7,13 @@ resumed without carrying ids by hand. Secrets are never stored here.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from gerbil_eval.errors import GerbilEvalError
 from gerbil_eval.fileio import write_json_atomic
+from gerbil_eval.safety.inputs import read_json
 
 STATE_FILE = "pipeline-state.json"
 DEFAULT_WORKDIR = Path("pipeline-run")
@@ -67,17 +67,23 @@ def load_state(workdir: Path) -> PipelineState:
     if not path.exists():
         return PipelineState()
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise GerbilEvalError(f"{path}: unreadable pipeline state ({exc}); fix or delete the file") from None
+        raw = read_json(path, str(path), 64 << 20)
+    except GerbilEvalError as exc:
+        raise GerbilEvalError(f"{exc}; fix or delete the pipeline state file") from None
     if not isinstance(raw, dict):
         raise GerbilEvalError(f"{path}: not a pipeline state (a JSON object is expected); fix or delete the file")
     known = {f.name for f in fields(PipelineState)}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise GerbilEvalError(f"{path}: unknown keys {unknown}; this file was not written by this pipeline version")
+    for f in fields(PipelineState):  # every plain field is a string (or null); the others are checked below
+        value = raw.get(f.name)
+        if f.default is None and value is not None and not isinstance(value, str):
+            raise GerbilEvalError(f"{path}: {f.name!r} must be a string or null; fix or delete the file")
     state = PipelineState(**raw)
     if not isinstance(state.deployment, dict) or not isinstance(state.completed_steps, list) \
+            or not all(isinstance(step, str) for step in state.completed_steps) \
+            or not isinstance(state.training, dict) or not isinstance(state.checkpoints, list) \
             or not isinstance(state.releases, list) or not all(isinstance(r, dict) for r in state.releases):
         raise GerbilEvalError(f"{path}: \"deployment\" must be an object, \"completed_steps\" a list and \"releases\" "
                               "a list of objects; fix or delete the file")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gerbil_eval.errors import GerbilEvalError
+from gerbil_eval.safety.names import safe_name
 from gerbil_eval.fileio import sha256_file
 
 from .data.validate import validate_together_file
@@ -169,7 +170,7 @@ def start_job(args: argparse.Namespace, state: PipelineState, training: Path, va
     request = build_job_request(args, state.file_id, validation_id)
     with together_errors("fine-tuning job creation", key):
         job = client.fine_tuning.create(**request, model_limits=limits)
-    state.base_model, state.job_id, state.job_status = args.model, job.id, str(job.status)
+    state.base_model, state.job_id, state.job_status = args.model, safe_name(job.id, "job id from the API"), str(job.status)
     state.output_name = getattr(job, "x_model_output_name", None) or getattr(job, "output_name", None)
     state.backend = "together"
     state.mark_done("train")

@@ -34,7 +34,9 @@ API (everything is a keyword argument of :class:`FakeOpenAI`)::
   with this probability (seeded by ``seed``). Faults: ``"429"`` (with
   ``Retry-After: retry_after``), ``"500"``, ``"slow"`` (sleeps ``slow_s`` first, to
   trip client timeouts), ``"malformed"`` (200 with a body that is not JSON),
-  ``"drop"`` (closes the connection without answering).
+  ``"drop"`` (closes the connection without answering). Only when asked for (not in the
+  default mix): ``"echo"`` (422 whose message quotes every request header, the API key
+  included) and ``"json"`` (a plain JSON answer to a streaming request).
 - ``stream=False`` makes streaming requests fail with 400, like endpoints that
   cannot stream; ``usage=False`` leaves ``usage`` out of every answer, and
   ``stream_usage=False`` only out of streamed ones (like llama-cpp-python's server).
@@ -258,6 +260,14 @@ def _handler_for(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self.connection.shutdown(socket.SHUT_RDWR)
             elif fault == "malformed":
                 self._send_json(200, b'{"id": "chatcmpl-x", "choices": [{"message": ')
+            elif fault == "echo":  # a careless endpoint that quotes the request headers in its error
+                self._error(422, f"cannot process request with Authorization: {self.headers.get('Authorization')} "
+                                 f"(headers {dict(self.headers)})", "unprocessable")
+            elif fault == "json":  # one plain JSON answer although a stream was asked for
+                messages = request.get("messages") or []
+                answer = server._answer(request["model"], messages)
+                server._record(request["model"], messages)
+                self._complete(request, messages, answer)
             elif request.get("stream") and not server.stream:
                 self._error(400, "stream is not supported", "unsupported_parameter")
             else:

@@ -16,7 +16,7 @@ from gerbil_eval.cases import Case, CaseFileError, assertion_from_dict
 def run(type_: str, value=None, answer: str = "", *, base: Path = Path("."), context: dict | None = None, **extra):
     """Validate an assertion as the loader does, then evaluate it on ``answer``."""
     raw = {"type": type_, **({"value": value} if value is not None else {}), **extra}
-    assertion = assertion_from_dict(raw, base)
+    assertion = assertion_from_dict(raw, base, allow_python=True)
     return evaluate(assertion, answer, context or {"case": None, "model": None, "vars": {}})
 
 
@@ -538,13 +538,49 @@ def test_python_errors_and_bad_returns_fail_with_a_reason(checks_dir):
 
 
 @pytest.mark.parametrize("spec, message", [
-    ("no_such_module_xyz:f", "cannot import module 'no_such_module_xyz'"),
-    ("my_checks:missing", "module 'my_checks' has no function 'missing'"),
+    ("no_such_module_xyz:f", "no file no_such_module_xyz.py in the case file's folder"),
+    ("my_checks:missing", "my_checks.py has no function 'missing'"),
     ("my_checks", "needs 'module:function'"),
+    ("builtins:exec", "no file builtins.py in the case file's folder"),
+    ("os:system", "no file os.py"),
+    ("/tmp/evil:f", "absolute paths are not allowed"),
+    ("../my_checks:is_short", "'..' is not allowed"),
+    ("sub/../../x.py:f", "'..' is not allowed"),
 ])
-def test_python_missing_module_or_function_is_a_load_error(checks_dir, spec, message):
-    with pytest.raises(CaseFileError, match=message):
-        assertion_from_dict({"type": "python", "value": spec}, checks_dir)
+def test_python_module_must_be_a_file_under_the_case_folder(checks_dir, spec, message):
+    """With --allow-python a python check still names a .py file in or under the case folder:
+    never an importable module (builtins:exec would run the answer), an absolute path or '..'."""
+    with pytest.raises(CaseFileError, match=re.escape(message)):
+        assertion_from_dict({"type": "python", "value": spec}, checks_dir, allow_python=True)
+
+
+def test_python_file_in_a_subfolder_by_path_or_dotted_name(checks_dir):
+    (checks_dir / "sub").mkdir()
+    (checks_dir / "sub" / "more.py").write_text("def ok(answer, context):\n    return True\n")
+    for spec in ("sub/more.py:ok", "sub.more:ok"):
+        assert run("python", spec, "x", base=checks_dir).passed
+
+
+def test_python_symlink_out_of_the_case_folder_is_refused(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "evil.py").write_text("def f(answer, context):\n    return True\n")
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "evil.py").symlink_to(outside / "evil.py")
+    with pytest.raises(CaseFileError, match="resolves outside the case file's folder"):
+        assertion_from_dict({"type": "python", "value": "evil:f"}, cases, allow_python=True)
+
+
+def test_python_is_refused_without_allow_python_and_nothing_is_imported(tmp_path):
+    """A case file is data: without the opt-in a python check is a load error, and the module is not run."""
+    marker = tmp_path / "imported"
+    (tmp_path / "checks.py").write_text(f"open({str(marker)!r}, 'w').close()\ndef f(answer, context):\n    return True\n")
+    with pytest.raises(CaseFileError, match="pass --allow-python"):
+        assertion_from_dict({"type": "python", "value": "checks:f"}, tmp_path)
+    assert not marker.exists()
+    assertion_from_dict({"type": "python", "value": "checks:f"}, tmp_path, allow_python=True)
+    assert marker.exists()
 
 
 # --- value shapes and negation ---------------------------------------------------------------------

@@ -47,7 +47,30 @@ def test_min_pass_rate_passes_and_fails() -> None:
 def test_min_score_fails_a_candidate_whose_every_request_failed() -> None:
     doc = make_doc([("gerbil-qwen", "candidate", {"a": None, "b": None})])
     (msg,) = check_gates(doc, RunOptions(min_score=0.1), None)
-    assert "gerbil-qwen has no scored case" in msg
+    assert msg == "gerbil-qwen: 2 of 2 items errored; a gate needs them answered (--max-errors 0)"
+
+
+# 49 of 50 items errored, the one answered item passes: the summary's pass rate over scored items is 100%.
+BROKEN = {f"c{i:02d}": (1.0 if i == 0 else None) for i in range(50)}
+
+
+@pytest.mark.parametrize("options", [
+    RunOptions(min_pass_rate=0.9), RunOptions(min_score=0.9), RunOptions(max_regression=0.5),
+    RunOptions(require_better=True), RunOptions(min_pass_rate=0.9, min_score=0.9)])
+def test_a_run_with_errored_items_fails_every_gate_in_one_line(options) -> None:
+    doc = doc_with_baseline(ft=BROKEN, base={c: 0.0 for c in BROKEN})
+    assert check_gates(doc, options, None) == [
+        "gerbil-qwen: 49 of 50 items errored; a gate needs them answered (--max-errors 0)"]
+
+
+def test_errored_items_count_as_failed_and_zero_within_max_errors() -> None:
+    """Under --max-errors the gates still count each errored item as failed (pass rate) and 0 (mean score)."""
+    doc = make_doc([("gerbil-qwen", "candidate", {"a": 1.0, "b": 1.0, "c": 1.0, "d": None})])
+    assert check_gates(doc, RunOptions(min_pass_rate=0.7, min_score=0.7, max_errors=1), None) == []
+    assert check_gates(doc, RunOptions(min_pass_rate=0.8, min_score=0.8, max_errors=1), None) == [
+        "--min-score 0.80: gerbil-qwen mean score 0.75 is below 0.80",
+        "--min-pass-rate 0.80: gerbil-qwen pass rate 0.75 is below 0.80"]
+    assert check_gates(doc, RunOptions(max_errors=0), None) == []  # no gate given: nothing to fail
 
 
 def test_max_regression_against_the_in_run_baseline() -> None:

@@ -238,7 +238,7 @@ def test_update_config_with_a_non_object_where_one_is_needed_is_one_line(config:
 def test_opencode_config_that_is_a_folder_is_one_line(tmp_path: Path) -> None:
     result = pipeline("opencode", "--workdir", str(tmp_path), "--config", str(tmp_path), "--no-check",
                       "--base-url", "http://127.0.0.1:1/v1", "--model", "m")
-    assert result.returncode == 4 and result.stderr.count("\n") == 1 and "cannot read it" in result.stderr
+    assert result.returncode == 4 and result.stderr.count("\n") == 1 and "is a folder, expected a file" in result.stderr
 
 
 @pytest.mark.parametrize("gates_pass", [True, False])

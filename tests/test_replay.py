@@ -51,7 +51,7 @@ def test_bad_lines_are_one_line_errors_naming_file_and_line(tmp_path, line, mess
 
 
 def test_missing_file_is_a_clear_error(tmp_path):
-    with pytest.raises(GerbilEvalError, match="--replay .*nope.jsonl: cannot read it"):
+    with pytest.raises(GerbilEvalError, match="--replay .*nope.jsonl: no such file"):
         load_replay(tmp_path / "nope.jsonl")
 
 

@@ -13,7 +13,7 @@ from gerbil_eval.cases import assertion_from_dict
 
 def case(*asserts: dict, threshold: float | None = None, base: Path = Path(".")) -> Case:
     return Case(id="c", messages=({"role": "user", "content": "q"},), category="t", tags=(),
-                assertions=tuple(assertion_from_dict(a, base) for a in asserts), threshold=threshold)
+                assertions=tuple(assertion_from_dict(a, base, allow_python=True) for a in asserts), threshold=threshold)
 
 
 def test_weighted_mean_matches_promptfoos_documented_example():

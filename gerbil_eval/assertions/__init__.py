@@ -67,6 +67,13 @@ class AssertionType:
     default_threshold: float | None = None
     #: Bounds a given threshold must lie in.
     threshold_range: tuple[float, float] = (0.0, 1.0)
+    #: For a type that runs code from the case's folder (``python``): called at load time with the
+    #: validated value and the case file's folder, and only when the user opted in with
+    #: ``--allow-python``. A type that has it is refused without the flag.
+    load: Callable[[Any, Path], None] | None = None
+    #: Seconds this check may take when it bounds its own run time (e.g. a sandboxed subprocess
+    #: with its own timeout): the scoring worker waits this long for it instead of ``--score-timeout``.
+    time_limit: float | None = None
 
 
 REGISTRY: dict[str, AssertionType] = {}
@@ -75,11 +82,12 @@ MAX_REASON = 300
 
 
 def register(name: str, validate: Validate, default_threshold: float | None = None,
-             threshold_range: tuple[float, float] = (0.0, 1.0)) -> Callable[[Check], Check]:
+             threshold_range: tuple[float, float] = (0.0, 1.0), load: Callable[[Any, Path], None] | None = None,
+             time_limit: float | None = None) -> Callable[[Check], Check]:
     """Decorator: register ``check`` under ``name`` (without the ``not-`` prefix)."""
 
     def deco(check: Check) -> Check:
-        REGISTRY[name] = AssertionType(name, check, validate, default_threshold, threshold_range)
+        REGISTRY[name] = AssertionType(name, check, validate, default_threshold, threshold_range, load, time_limit)
         return check
 
     return deco

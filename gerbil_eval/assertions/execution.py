@@ -99,7 +99,7 @@ def _first_error(run: AnswerRun) -> str:
     return run.together.error
 
 
-@register("runs", _no_value)
+@register("runs", _no_value, time_limit=TIME_LIMIT)
 def runs(_v: None, ans: Answer, _a: Any, context: dict) -> Outcome:
     run = _run(ans, context)
     if isinstance(run, Outcome):
@@ -125,7 +125,7 @@ def binding_preamble(ans: Answer, function: str | None) -> tuple[str, str]:
     return f"(def {function} {proc})", f"bound {function} to the answer's {proc}; "
 
 
-@register("checks", _checks_value)
+@register("checks", _checks_value, time_limit=TIME_LIMIT)
 def checks(value: dict[str, Any], ans: Answer, _a: Any, context: dict) -> Outcome:
     forms = check_forms(value["checks"])
     preamble, note = binding_preamble(ans, value.get("function"))
@@ -141,7 +141,7 @@ def checks(value: dict[str, Any], ans: Answer, _a: Any, context: dict) -> Outcom
     return Outcome(False, passed / len(forms), f"{note}{passed}/{len(forms)} checks pass; " + "; ".join(failing))
 
 
-@register("output", _output_value)
+@register("output", _output_value, time_limit=TIME_LIMIT)
 def output(value: dict[str, str], ans: Answer, _a: Any, context: dict) -> Outcome:
     run = _run(ans, context)
     if isinstance(run, Outcome):
@@ -215,7 +215,7 @@ def _first_datum(text: str) -> str | None:
     return _normal(text[top[0].start:top[0].end]) if top else None
 
 
-@register("claims", _no_value)
+@register("claims", _no_value, time_limit=TIME_LIMIT)
 def claims(_v: None, ans: Answer, _a: Any, context: dict) -> Outcome:
     run = _run(ans, context)
     if isinstance(run, Outcome):

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from . import Outcome, register, values
 from ..answer import Answer
+from ..safety.shown import short_repr
 from ..reader import Char, Datum, Form, Keyword, Symbol, read, write_datum
 
 
@@ -93,7 +94,7 @@ def _match_items(ps: tuple[Datum, ...], i: int, ds: tuple[Datum, ...], j: int) -
 def _patterns(value: Any, base: Path) -> tuple[str, ...]:
     items = value if isinstance(value, list) else [value]
     if not items or not all(isinstance(p, str) for p in items):
-        raise ValueError(f"needs a pattern string or a list of them, got {value!r:.40}")
+        raise ValueError(f"needs a pattern string or a list of them, got {short_repr(value)}")
     for p in items:
         parse_pattern(p)
     return tuple(items)

@@ -16,6 +16,8 @@ from ..compare import comparisons_for, merge_previous
 from ..errors import GerbilEvalError
 from ..fileio import write_text_atomic
 from ..options import RunOptions
+from ..safety.redact import redact
+from ..safety.shown import terminal_safe
 from . import markdown, terminal
 from .runs import Answers, load_answers, load_run, results_path
 
@@ -38,8 +40,10 @@ def terminal_report(doc: Mapping[str, Any], options: RunOptions) -> str:
     try:
         merged, _, _ = with_previous(doc, options)
     except GerbilEvalError as exc:  # an unreadable --compare-to run: still show this run's table
-        return terminal.render(doc, comparisons_for(doc), path) + f"\n--compare-to not shown: {exc}"
-    return terminal.render(merged, comparisons_for(merged), path)
+        text = terminal.render(doc, comparisons_for(doc), path) + f"\n--compare-to not shown: {exc}"
+    else:
+        text = terminal.render(merged, comparisons_for(merged), path)
+    return terminal_safe(redact(text))
 
 
 def write_report_files(out_dir: Path, doc: Mapping[str, Any], answers: Answers, *, screenshot: bool = False) -> str:
@@ -51,9 +55,9 @@ def write_report_files(out_dir: Path, doc: Mapping[str, Any], answers: Answers, 
     from . import html  # matplotlib is imported only when a report is written
 
     comparisons = comparisons_for(doc)
-    summary = markdown.render(doc, comparisons)
+    summary = redact(markdown.render(doc, comparisons))
     write_text_atomic(out_dir / "summary.md", summary)
-    write_text_atomic(out_dir / "report.html", html.render(doc, comparisons, answers))
+    write_text_atomic(out_dir / "report.html", redact(html.render(doc, comparisons, answers)))
     if screenshot:
         from .screenshot import screenshot as take
 

@@ -94,11 +94,14 @@ def chart_png(means: Mapping[str, Mapping[str, float]]) -> bytes:
         for i, model in enumerate(models):
             xs = [j + (i - (len(models) - 1) / 2) * width for j in range(len(categories))]
             ax.bar(xs, [means[model].get(c, 0.0) for c in categories], width, label=model)
-        ax.set_xticks(range(len(categories)), categories, rotation=20 if len(categories) > 6 else 0, ha="right" if len(categories) > 6 else "center")
+        # Labels are text from case files and model names: never mathtext (``$\\frac{$`` aborts the render).
+        ax.set_xticks(range(len(categories)), categories, rotation=20 if len(categories) > 6 else 0,
+                      ha="right" if len(categories) > 6 else "center", parse_math=False)
         ax.set_ylim(0, 1.05)
         ax.set_ylabel("mean score")
         ax.set_title("Mean score per category")
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        for text in ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0)).get_texts():
+            text.set_parse_math(False)
         ax.grid(axis="y", alpha=0.3)
         fig.tight_layout()
         buf = io.BytesIO()

@@ -7,10 +7,12 @@ path and what to pass instead.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 from ..errors import GerbilEvalError
+from ..safety.inputs import parse_json, read_text
 
 #: (model, case id, sample) -> the answer text, as recorded in responses.jsonl.
 Answers = dict[tuple[str, str, int], str]
@@ -34,13 +36,49 @@ def load_run(path: Path) -> dict[str, Any]:
     file = results_path(path)
     if not file.exists():
         raise GerbilEvalError(f"{file}: no such file; pass a run folder (reports/<run-id> or reports/latest) or its results.json")
-    try:
-        doc = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise GerbilEvalError(f"{file}: not valid JSON ({exc}); was the run interrupted? re-run it") from None
+    doc = parse_json(read_text(file, str(file)), str(file))
     if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
         raise GerbilEvalError(f"{file}: not a gerbil-eval results.json (no \"results\" list)")
+    for i, row in enumerate(doc["results"], 1):
+        problem = _row_problem(row)
+        if problem:
+            raise GerbilEvalError(f"{file}: result #{i}: {problem}; not a results.json this version can read")
+    for key, kind in (("config", dict), ("summary", dict)):
+        if not isinstance(doc.get(key, {}), kind):
+            raise GerbilEvalError(f"{file}: {key!r} must be a JSON object")
     return doc
+
+
+#: Fields of a result row and what they may hold (None always allowed except for the names).
+_ROW_KINDS: dict[str, tuple[type, ...]] = {
+    "score": (int, float), "passed": (bool,), "latency_s": (int, float), "ttft_s": (int, float),
+    "prompt_tokens": (int,), "completion_tokens": (int,), "total_tokens": (int,), "sample": (int,),
+    "error": (str,), "role": (str,), "category": (str,), "topic": (str,), "seen": (bool,), "tags": (list,),
+    "assertions": (list,),
+}
+
+
+def _row_problem(row: Any) -> str | None:
+    """What is wrong with one result row read from a file, or None."""
+    if not isinstance(row, dict):
+        return "not a JSON object"
+    for key in ("model", "case_id"):
+        if not isinstance(row.get(key), str) or not row[key]:
+            return f"{key!r} must be a non-empty string"
+    for key, kinds in _ROW_KINDS.items():
+        value = row.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            return f"{key!r} has the wrong type"
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not (
+                math.isfinite(value) and value >= 0 and (key != "score" or value <= 1)):
+            return f"{key!r} is out of range"
+    if not all(isinstance(t, str) for t in row.get("tags") or ()):
+        return "'tags' must be strings"
+    if not all(isinstance(a, dict) for a in row.get("assertions") or ()):
+        return "'assertions' must be objects"
+    return None
 
 
 def load_answers(folder: Path, rename: dict[str, str] | None = None) -> Answers:

@@ -18,6 +18,8 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from gerbil_eval.safety.shown import short_repr
+
 from .errors import AdapterError
 from .jsonfile import read_json_object
 
@@ -80,12 +82,24 @@ def read_adapter_config(adapter_dir: Path) -> AdapterConfig:
     if not isinstance(r, int) or isinstance(r, bool) or r <= 0:
         raise AdapterError(f"{path}: r must be a positive integer, got {r!r}")
     alpha = raw.get("lora_alpha")
-    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or alpha <= 0:
-        raise AdapterError(f"{path}: lora_alpha must be a positive number, got {alpha!r}")
+    if not _positive(alpha):
+        raise AdapterError(f"{path}: lora_alpha must be a positive finite number, got {short_repr(alpha)}")
     rank_pattern, alpha_pattern = raw.get("rank_pattern") or {}, raw.get("alpha_pattern") or {}
     for key, patterns in (("rank_pattern", rank_pattern), ("alpha_pattern", alpha_pattern)):
-        if not isinstance(patterns, dict) or not all(isinstance(v, (int, float)) and v > 0 for v in patterns.values()):
-            raise AdapterError(f"{path}: {key} must map module patterns to positive numbers")
+        if not isinstance(patterns, dict) or not all(_positive(v) for v in patterns.values()):
+            raise AdapterError(f"{path}: {key} must map module patterns to positive finite numbers")
+        if key == "rank_pattern" and not all(isinstance(v, int) for v in patterns.values()):
+            raise AdapterError(f"{path}: rank_pattern must map module patterns to positive integers (ranks)")
+        for pattern in patterns:  # PEFT reads each key as a regular expression
+            try:
+                re.compile(rf"(.*\.)?({pattern})$")
+            except re.error as exc:
+                raise AdapterError(f"{path}: {key} key {short_repr(pattern)} is not a valid regular expression "
+                                   f"({exc})") from None
+    base = raw.get("base_model_name_or_path")
+    if base is not None and not isinstance(base, str):
+        raise AdapterError(f"{path}: base_model_name_or_path must be a string (an HF id or a path), "
+                           f"got {short_repr(base)}")
     return AdapterConfig(
         path=path,
         r=r,
@@ -93,8 +107,13 @@ def read_adapter_config(adapter_dir: Path) -> AdapterConfig:
         use_rslora=bool(raw.get("use_rslora", False)),
         rank_pattern=rank_pattern,
         alpha_pattern=alpha_pattern,
-        base_model_name_or_path=raw.get("base_model_name_or_path"),
+        base_model_name_or_path=base,
     )
+
+
+def _positive(value: Any) -> bool:
+    """A positive finite number (JSON's NaN and Infinity are not: they would write a corrupt GGUF)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
 class TensorSource(Protocol):
@@ -168,8 +187,8 @@ def _read_safetensors_header(path: Path) -> dict[str, _Entry]:
             raise AdapterError(f"{broken} (header of {header_len} bytes in a {size}-byte file); download the adapter again")
         try:
             header = json.loads(fh.read(header_len))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise AdapterError(f"{broken} (unreadable header: {exc}); download the adapter again") from None
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise AdapterError(f"{broken} (unreadable header: {type(exc).__name__}); download the adapter again") from None
     if not isinstance(header, dict):
         raise AdapterError(f"{broken} (header is not a JSON object)")
     entries: dict[str, _Entry] = {}
@@ -180,9 +199,11 @@ def _read_safetensors_header(path: Path) -> dict[str, _Entry]:
         try:
             dtype, shape, (begin, end) = info["dtype"], tuple(int(n) for n in info["shape"]), info["data_offsets"]
         except (TypeError, KeyError, ValueError):
-            raise AdapterError(f"{broken} (bad header entry for tensor {key!r})") from None
-        if dtype not in _SAFETENSORS_DTYPES:
-            raise AdapterError(f"{path}: tensor {key!r} has dtype {dtype}; LoRA tensors must be F32, F16 or BF16")
+            raise AdapterError(f"{broken} (bad header entry for tensor {short_repr(key)})") from None
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in (begin, end)) or min(shape, default=0) < 0:
+            raise AdapterError(f"{broken} (tensor {short_repr(key)}: data_offsets and shape must be whole numbers >= 0)")
+        if not isinstance(dtype, str) or dtype not in _SAFETENSORS_DTYPES:
+            raise AdapterError(f"{path}: tensor {short_repr(key)} has dtype {short_repr(dtype)}; LoRA tensors must be F32, F16 or BF16")
         if end - begin != math.prod(shape) * _SAFETENSORS_DTYPES[dtype][0].itemsize or begin < 0:
             raise AdapterError(f"{broken} (tensor {key!r}: byte range {begin}..{end} does not fit shape {list(shape)} {dtype})")
         if data_start + end > size:

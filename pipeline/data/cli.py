@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from gerbil_eval.contamination import DEFAULT_THRESHOLD, SCORER_NAME
+from gerbil_eval.safety.inputs import read_text
 from tqdm import tqdm
 
-from . import DataError
 from .build import MANIFEST, SPLIT_FILES, BuildConfig, build
 from .clean import DEFAULT_MAX_CHARS
 from .formats import FORMATS
@@ -53,10 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _system_prompt(args: argparse.Namespace) -> str:
     if args.system_prompt_file:
-        try:
-            return args.system_prompt_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise DataError(f"--system-prompt-file {args.system_prompt_file}: {exc.strerror}") from None
+        return read_text(args.system_prompt_file, f"--system-prompt-file {args.system_prompt_file}", 1 << 20).strip()
     return DEFAULT_SYSTEM_PROMPT if args.system_prompt is None else args.system_prompt
 
 

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from gerbil_eval.safety.inputs import read_text
+
 from . import DataError
 
 REQUIRED_FIELDS = ("id", "title", "code")
@@ -143,12 +145,13 @@ def load_cookbook(path: Path) -> list[Recipe]:
     """Read, validate and repair every recipe; raises :class:`DataError` naming file, entry and field."""
     if not path.is_file():
         raise DataError(f"{path}: cookbook file not found (pass --cookbook path/to/cookbooks.json)")
+    text = read_text(path, str(path))
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _json_error(path, exc) from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except RecursionError:
+        raise DataError(f"{path}: JSON nested too deeply; a cookbook is a flat list of recipes") from None
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a JSON list of recipes, got {type(data).__name__}")
     recipes, seen = [], {}

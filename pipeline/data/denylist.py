@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from gerbil_eval.safety.inputs import read_text
+
 from . import DataError
 from .cookbook import Recipe
 from .markdown_docs import DocSection
@@ -77,7 +79,7 @@ def load_exclude_file(path: Path) -> dict[str, str]:
     if not path.is_file():
         raise DataError(f"{path}: --exclude-ids file not found")
     excluded = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in read_text(path, f"--exclude-ids {path}", 16 << 20).splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
             rid, _, reason = line.partition(" ")
