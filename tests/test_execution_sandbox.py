@@ -51,12 +51,15 @@ def test_an_infinite_loop_is_killed_at_the_timeout(settings: ExecSettings) -> No
 
 
 def test_a_fork_bomb_hits_the_process_limit_and_leaves_nothing_behind(settings: ExecSettings) -> None:
-    bomb = '(let loop () (open-process (list path: "/bin/sleep" arguments: (list "300"))) (loop))'
+    marker = "313.1717"  # a sleep no other process on the machine runs
+    bomb = f'(let loop () (open-process (list path: "/bin/sleep" arguments: (list "{marker}"))) (loop))'
     out = run(bomb, settings)
     assert not out.passed
     assert "Resource temporarily unavailable" in out.reason or "timed out" in out.reason, out.reason
-    time.sleep(0.5)
-    left = subprocess.run(["pgrep", "-f", "sleep 300"], capture_output=True, text=True).stdout.split()
+    deadline = time.monotonic() + 10  # the kernel reaps a killed PID namespace asynchronously
+    while (left := subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True).stdout.split()) \
+            and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert left == [], f"processes of the fork bomb survived: {left}"
     still_works(settings)
 
