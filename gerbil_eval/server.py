@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -34,6 +34,7 @@ import httpx
 from .errors import GerbilEvalError, InfraError
 from .fileio import write_json_atomic
 from .options import ModelSpec, RunOptions
+from .serving.options import ServingOptions
 
 #: What to run when the engine is missing. The portable build matters: a native build
 #: compiles AMX kernels that segfault in ``ggml_backend_amx_mul_mat`` on these CPUs.
@@ -77,15 +78,17 @@ class ServedModel:
     alias: str
     lora: Path | None = None
 
-    def identity(self, ctx: int) -> str:
+    def identity(self, ctx: int, serving: ServingOptions | None = None) -> str:
         """What this model answers with, as a stable string: the response cache's "endpoint" for it.
 
         The server's URL cannot be that (a new free port every run), so it is the files
         (resolved path, size, modification time: a re-converted GGUF is a new model), the
-        alias the requests name, and the context size, which can cut prompts and answers.
+        alias the requests name, the context size, which can cut prompts and answers, and
+        what the server adds to requests (default system prompt, grammar, answer cap).
         """
+        added = {k: v for k, v in (serving.to_config() if serving else {}).items() if k != "request_log" and v is not None}
         return json.dumps({"gguf": _file_identity(self.gguf), "lora": _file_identity(self.lora) if self.lora else None,
-                           "alias": self.alias, "n_ctx": ctx}, sort_keys=True)
+                           "alias": self.alias, "n_ctx": ctx, **({"serving": added} if added else {})}, sort_keys=True)
 
 
 def _file_identity(path: Path) -> dict[str, object]:
@@ -102,6 +105,12 @@ class LlamaServer:
     log_path: Path
     models: tuple[ServedModel, ...]
     ctx: int = DEFAULT_CTX
+    serving: ServingOptions | None = None
+
+    @property
+    def request_log(self) -> Path | None:
+        """One JSON line per chat request (see :mod:`gerbil_eval.serving.app`)."""
+        return self.serving.request_log if self.serving else None
 
     @property
     def base_url(self) -> str:
@@ -110,7 +119,7 @@ class LlamaServer:
 
     def model_specs(self, role: str = "candidate") -> list[ModelSpec]:
         """The served models as harness model specs, in serving order, with their identity for the cache."""
-        return [ModelSpec(name=m.alias, base_url=self.base_url, role=role, served=m.identity(self.ctx))
+        return [ModelSpec(name=m.alias, base_url=self.base_url, role=role, served=m.identity(self.ctx, self.serving))
                 for m in self.models]
 
 
@@ -186,8 +195,9 @@ def default_threads() -> int:
     return max(1, cores // 2)
 
 
-def server_config(models: Sequence[ServedModel], port: int, ctx: int) -> dict[str, object]:
-    """The ``--config_file`` JSON of llama-cpp-python's server.
+def server_config(models: Sequence[ServedModel], port: int, ctx: int,
+                  serving: ServingOptions | None = None) -> dict[str, object]:
+    """The ``--config_file`` JSON of llama-cpp-python's server, plus our ``"gerbil"`` options.
 
     ``interrupt_requests`` is off because the server otherwise *ends a streaming answer
     early* as soon as another request is waiting: under the harness's concurrency every
@@ -204,6 +214,7 @@ def server_config(models: Sequence[ServedModel], port: int, ctx: int) -> dict[st
              "n_threads_batch": threads, "verbose": False, **({"lora_path": str(m.lora)} if m.lora else {})}
             for m in models
         ],
+        "gerbil": (serving or ServingOptions()).to_config(),
     }
 
 
@@ -256,16 +267,22 @@ def log_tail(path: Path, lines: int = 4) -> str:
     return errors[-1] if errors else " | ".join(tail[-lines:]) or "(empty log)"
 
 
-def _launch(models: Sequence[ServedModel], port: int, ctx: int, log_path: Path) -> LlamaServer:
+def request_log_path(log_path: Path) -> Path:
+    """Where the server writes one JSON line per chat request: beside its log."""
+    return log_path.with_name(log_path.stem + "-requests.jsonl")
+
+
+def _launch(models: Sequence[ServedModel], port: int, ctx: int, log_path: Path,
+            serving: ServingOptions) -> LlamaServer:
     config_path = log_path.with_name(log_path.stem + "-config.json")
-    write_json_atomic(config_path, server_config(models, port, ctx))
+    write_json_atomic(config_path, server_config(models, port, ctx, serving))
     with log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--config_file", str(config_path)],
+            [sys.executable, "-m", "gerbil_eval.serving", "--config_file", str(config_path)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=_server_env(),
             start_new_session=True, preexec_fn=_die_with_parent_hook(),
         )
-    return LlamaServer(process=process, port=port, log_path=log_path, models=tuple(models), ctx=ctx)
+    return LlamaServer(process=process, port=port, log_path=log_path, models=tuple(models), ctx=ctx, serving=serving)
 
 
 def _wait_ready(server: LlamaServer, timeout: float) -> None:
@@ -311,7 +328,8 @@ def _port_taken(log_path: Path) -> bool:
 
 
 def start_server(models: Sequence[ServedModel], log_path: Path, *, port: int | None = None,
-                 ctx: int = DEFAULT_CTX, startup_timeout: float = 180.0) -> LlamaServer:
+                 ctx: int = DEFAULT_CTX, startup_timeout: float = 180.0,
+                 serving: ServingOptions | None = None) -> LlamaServer:
     """Start a server for ``models`` (the first is the default) and wait until it answers.
 
     With no ``port`` a free one is picked; if another process grabs it before the server
@@ -325,8 +343,10 @@ def start_server(models: Sequence[ServedModel], log_path: Path, *, port: int | N
     # This start's log only: an earlier start's error or "address already in use" left in a
     # reused log (--log FILE, compare-adapter's) would be reported, or retried, as this one's.
     log_path.write_bytes(b"")
+    serving = replace(serving or ServingOptions(), request_log=request_log_path(log_path))
+    serving.request_log.write_bytes(b"")
     for attempt in range(3):
-        server = _launch(models, port or find_free_port(), ctx, log_path)
+        server = _launch(models, port or find_free_port(), ctx, log_path, serving)
         try:
             _wait_ready(server, startup_timeout)
             return server
@@ -342,9 +362,9 @@ def start_server(models: Sequence[ServedModel], log_path: Path, *, port: int | N
 
 @contextlib.contextmanager
 def running_server(models: Sequence[ServedModel], log_path: Path, *, port: int | None = None,
-                   ctx: int = DEFAULT_CTX) -> Iterator[LlamaServer]:
+                   ctx: int = DEFAULT_CTX, serving: ServingOptions | None = None) -> Iterator[LlamaServer]:
     """A started server that is stopped however the block exits (return, error, Ctrl-C)."""
-    server = start_server(models, log_path, port=port, ctx=ctx)
+    server = start_server(models, log_path, port=port, ctx=ctx, serving=serving)
     try:
         yield server
     finally:
