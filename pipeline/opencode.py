@@ -1,36 +1,83 @@
 """``python -m pipeline opencode``: point OpenCode at the deployed model.
 
 Adds or updates one provider (``@ai-sdk/openai-compatible``, ``options.baseURL``,
-the model id exactly as the server lists it, its context limit) in an
-``opencode.json``, keeping every other key of the file. ``--print`` shows the
-result instead of writing it.
+the model id exactly as the server lists it, its context and output limits) in the
+project config OpenCode reads, keeping every other key of the file. ``--print`` shows
+the result instead of writing it.
+
+Which file: OpenCode merges ``opencode.jsonc`` over ``opencode.json`` of the same folder
+(checked with OpenCode 1.18.33's ``debug config``), so an existing ``opencode.jsonc`` is the
+one to edit; writing ``opencode.json`` beside it would change nothing. The limits are the
+deployment's real ones: a context larger than the server's makes OpenCode send prompts
+the server must refuse. A user's own ``name`` and ``limit`` are kept unless
+``--name``/``--context``/``--output`` ask to change them.
+
+Comments: the file is rewritten as plain JSON, so JSONC comments are dropped; the command
+says so and keeps the original as ``<file>.bak``.
+
+System prompt: OpenCode sends its own system message (its agent prompt, environment and
+``AGENTS.md``), so the server's default system prompt -- the one the model was trained
+with -- does not apply to OpenCode's requests. ``--instructions`` adds a file with the
+project's prompt to OpenCode's ``instructions``, which OpenCode appends to its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 from gerbil_eval.errors import GerbilEvalError
 from gerbil_eval.safety.inputs import read_text
 from gerbil_eval.fileio import write_text_atomic
+from gerbil_eval.system_prompt import DEFAULT_SYSTEM_PROMPT
 
 from .state import add_workdir_argument, load_state
 
 SCHEMA = "https://opencode.ai/config.json"
+#: When nothing records the server's context: OpenCode's default for unknown models is no
+#: limit at all, which is worse; this says so on the terminal each time it is used.
+FALLBACK_CONTEXT = 32768
+#: The project's system prompt as a file OpenCode's ``instructions`` can list.
+INSTRUCTIONS_FILE = "gerbil-system-prompt.md"
+
+
+def default_config_path(folder: Path = Path(".")) -> Path:
+    """The project file OpenCode gives the last word: ``opencode.jsonc`` when present, else ``opencode.json``."""
+    jsonc = folder / "opencode.jsonc"
+    return jsonc if jsonc.is_file() else folder / "opencode.json"
+
+
+def overriding_configs(config: Path) -> list[str]:
+    """Config sources OpenCode reads *after* ``config``, which can override what we write there."""
+    folder = config.parent
+    later = [folder / "opencode.jsonc"] if config.name == "opencode.json" else []
+    later += [folder / ".opencode" / "opencode.json", folder / ".opencode" / "opencode.jsonc"]
+    found = [str(p) for p in later if p.is_file()]
+    return found + (["$OPENCODE_CONFIG_CONTENT"] if os.environ.get("OPENCODE_CONFIG_CONTENT") else [])
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_workdir_argument(p)
-    p.add_argument("--config", type=Path, default=Path("opencode.json"), help="the file to update (default ./opencode.json)")
+    p.add_argument("--config", type=Path, default=None,
+                   help="the file to update (default: ./opencode.jsonc if it exists, else ./opencode.json: the one "
+                   "OpenCode gives precedence)")
     p.add_argument("--provider", default=None, help="provider id (default: ollama or llama.cpp, after the deployment)")
     p.add_argument("--base-url", default=None, help="OpenAI-compatible base URL (default: the recorded deployment's)")
     p.add_argument("--model", default=None, help="model id as GET /v1/models lists it (default: the recorded deployment's)")
-    p.add_argument("--name", default=None, help="display name (default: the model id)")
-    p.add_argument("--context", type=int, default=None, help="context limit in tokens (default: the deployment's, else 32768)")
-    p.add_argument("--output", type=int, default=8192, help="output token limit (default 8192)")
+    p.add_argument("--name", default=None, help="display name (default: the model id; an existing name is kept)")
+    p.add_argument("--context", type=int, default=None,
+                   help=f"context limit in tokens (default: the recorded deployment's, else {FALLBACK_CONTEXT}, said aloud; "
+                   "an existing limit is kept)")
+    p.add_argument("--output", type=int, default=None,
+                   help="output token limit (default: the deployment's answer budget, else a quarter of the context, "
+                   "at most 8192)")
+    p.add_argument("--instructions", action="store_true",
+                   help=f"write the project's system prompt to {INSTRUCTIONS_FILE} beside the config and list it in "
+                   "OpenCode's instructions (OpenCode sends its own system prompt; this adds the trained one to it)")
     p.add_argument("--set-default", action="store_true", help='also make it the default: "model": "<provider>/<model>"')
     p.add_argument("--no-check", action="store_true", help="do not ask the server whether it lists the model id")
     p.add_argument("--print", action="store_true", help="print the updated config instead of writing it")
@@ -38,7 +85,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def strip_jsonc(text: str) -> str:
     """Remove // and /* */ comments and trailing commas outside strings (OpenCode accepts JSONC)."""
+    return _scan_jsonc(text)[0]
+
+
+def has_comments(text: str) -> bool:
+    """Whether JSONC ``text`` has comments (what rewriting it as JSON loses)."""
+    return _scan_jsonc(text)[1]
+
+
+def _scan_jsonc(text: str) -> tuple[str, bool]:
     out: list[str] = []
+    comments = False
     i, n, in_string = 0, len(text), False
     while i < n:
         c = text[i]
@@ -53,10 +110,12 @@ def strip_jsonc(text: str) -> str:
             in_string = True
             out.append(c)
         elif text.startswith("//", i):
+            comments = True
             i = text.find("\n", i)
             i = n if i < 0 else i
             continue
         elif text.startswith("/*", i):
+            comments = True
             end = text.find("*/", i + 2)
             i = n if end < 0 else end + 2
             continue
@@ -70,7 +129,7 @@ def strip_jsonc(text: str) -> str:
         else:
             out.append(c)
         i += 1
-    return "".join(out)
+    return "".join(out), comments
 
 
 def load_config(path: Path) -> dict[str, Any]:
@@ -88,17 +147,26 @@ def load_config(path: Path) -> dict[str, Any]:
     return data
 
 
-def update_config(config: dict[str, Any], provider: str, base_url: str, model: str, name: str,
-                  context: int, output: int, set_default: bool) -> dict[str, Any]:
-    """Return ``config`` with the provider entry added or updated; other keys untouched."""
+def update_config(config: dict[str, Any], provider: str, base_url: str, model: str, name: str | None,
+                  limit: dict[str, int] | None, set_default: bool, default_limit: dict[str, int] | None = None) -> dict[str, Any]:
+    """Return ``config`` with the provider entry added or updated; other keys untouched.
+
+    ``name``/``limit`` replace the model's; when ``None``, an existing one is kept and an
+    absent one becomes the model id / ``default_limit``.
+    """
     providers = _object(config, "provider", '"provider"')
     entry = _object(providers, provider, f'"provider.{provider}"')
     entry["npm"] = "@ai-sdk/openai-compatible"
     entry.setdefault("name", provider)
     _object(entry, "options", f'"provider.{provider}.options"')["baseURL"] = base_url
     models = _object(entry, "models", f'"provider.{provider}.models"')
-    _object(models, model, f'"provider.{provider}.models.{model}"').update(
-        {"name": name, "limit": {"context": context, "output": output}})
+    item = _object(models, model, f'"provider.{provider}.models.{model}"')
+    if name is not None or "name" not in item:
+        item["name"] = name or model
+    if limit is not None:
+        item["limit"] = {**(item.get("limit") if isinstance(item.get("limit"), dict) else {}), **limit}
+    elif "limit" not in item and default_limit is not None:
+        item["limit"] = dict(default_limit)
     if set_default:
         config["model"] = f"{provider}/{model}"
     return config
@@ -117,6 +185,9 @@ def served_model_ids(base_url: str) -> list[str]:
 
     try:
         response = httpx.get(f"{base_url}/models", timeout=10)
+        if response.status_code == 404 and not base_url.endswith("/v1"):
+            raise GerbilEvalError(f"{base_url}/models answered 404: OpenAI-compatible servers list models under /v1; "
+                                  f"try --base-url {base_url}/v1")
         response.raise_for_status()
         return [m["id"] for m in response.json().get("data", [])]
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
@@ -136,13 +207,49 @@ def run(args: argparse.Namespace) -> int:
         if model not in ids:
             raise GerbilEvalError(f"{base_url} does not list model {model!r} (it lists: {', '.join(ids) or 'nothing'}); "
                                   "OpenCode needs the exact id")
-    context = args.context or deployment.get("context") or 32768
-    config = update_config(load_config(args.config), provider, base_url, model, args.name or model,
-                           context, args.output, args.set_default)
+    path = args.config or default_config_path()
+    context = args.context or deployment.get("context")
+    if context is None:
+        context = FALLBACK_CONTEXT
+        print(f"note: no context size recorded for {model}; assuming {FALLBACK_CONTEXT} tokens. If the server has less, "
+              "OpenCode's requests will be refused: pass --context N (the server's --ctx)")
+    output = args.output or deployment.get("output") or min(context // 4, 8192)
+    if output >= context:
+        raise GerbilEvalError(f"--output {output} must be below the context ({context} tokens): OpenCode keeps that many "
+                              "tokens free for the answer")
+    limit = {"context": context, "output": output}
+    asked = bool(args.context or args.output)
+    config = load_config(path)
+    existing = config.get("provider", {}).get(provider, {}).get("models", {}).get(model, {}) if isinstance(
+        config.get("provider"), dict) else {}
+    config = update_config(config, provider, base_url, model, args.name, limit if asked else None, args.set_default,
+                           default_limit=limit)
+    kept = config["provider"][provider]["models"][model]
+    if isinstance(existing, dict) and "limit" in existing and not asked:
+        limit = kept.get("limit", {})
+        print(f"kept the existing limit {json.dumps(limit)} (pass --context/--output to change it)")
+        if isinstance(limit.get("context"), int) and limit["context"] > context:
+            print(f"warning: that limit is above the server's context ({context} tokens); prompts that big will be refused")
+    if args.instructions:
+        instructions = config.setdefault("instructions", [])
+        if not isinstance(instructions, list):
+            raise GerbilEvalError(f'{path}: "instructions" must be a list of files')
+        if INSTRUCTIONS_FILE not in instructions:
+            instructions.append(INSTRUCTIONS_FILE)
     text = json.dumps(config, indent=2, ensure_ascii=False) + "\n"
     if args.print:
         print(text, end="")
-    else:
-        write_text_atomic(args.config, text)
-        print(f"{args.config}: provider {provider!r} -> {base_url}, model {model!r}")
+        return 0
+    if path.is_file() and has_comments(path.read_text(encoding="utf-8")):
+        shutil.copyfile(path, path.with_name(path.name + ".bak"))
+        print(f"note: {path} had comments; they are not kept in the rewritten file (the original is {path.name}.bak)")
+    write_text_atomic(path, text)
+    if args.instructions:
+        system = deployment.get("system_prompt") or DEFAULT_SYSTEM_PROMPT
+        write_text_atomic(path.parent / INSTRUCTIONS_FILE, system + "\n")
+    print(f"{path}: provider {provider!r} -> {base_url}, model {model!r}, limit {json.dumps(kept.get('limit'))}")
+    for other in overriding_configs(path):
+        print(f"warning: {other} is read after {path} and can override these settings")
+    print(f"try: OPENCODE_DISABLE_AUTOUPDATE=1 OPENCODE_DISABLE_MODELS_FETCH=1 opencode run -m {provider}/{model} 'hello'")
     return 0
+

@@ -97,6 +97,13 @@ def save_state(workdir: Path, state: PipelineState) -> Path:
     return path
 
 
+def record_deployment(workdir: Path, deployment: dict[str, Any]) -> Path:
+    """Replace the recorded deployment (kind, model, base URL, context, output budget, ...) and save."""
+    state = load_state(workdir)
+    state.deployment = dict(deployment)
+    return save_state(workdir, state)
+
+
 def add_workdir_argument(parser: Any) -> None:
     """The ``--workdir`` option every pipeline command shares."""
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,

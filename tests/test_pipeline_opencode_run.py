@@ -46,7 +46,7 @@ def test_opencode_adds_provider_and_keeps_everything_else(tmp_path: Path, models
     assert data["provider"]["anthropic"] == {"options": {"apiKey": "{env:ANTHROPIC_API_KEY}"}}
     entry = data["provider"]["llama.cpp"]
     assert entry["npm"] == "@ai-sdk/openai-compatible" and entry["options"]["baseURL"] == models_server
-    assert entry["models"]["gerbil-qwen"]["limit"] == {"context": 16384, "output": 8192}
+    assert entry["models"]["gerbil-qwen"]["limit"] == {"context": 16384, "output": 4096}  # a quarter of it
     assert data["model"] == "llama.cpp/gerbil-qwen"
 
 
@@ -69,8 +69,8 @@ def test_opencode_print_uses_the_recorded_deployment_and_writes_nothing(tmp_path
 
 
 def test_update_is_idempotent_and_updates_in_place() -> None:
-    config = update_config({}, "p", "http://a/v1", "m", "m", 100, 10, False)
-    again = update_config(json.loads(json.dumps(config)), "p", "http://b/v1", "m", "m", 200, 10, False)
+    config = update_config({}, "p", "http://a/v1", "m", "m", {"context": 100, "output": 10}, False)
+    again = update_config(json.loads(json.dumps(config)), "p", "http://b/v1", "m", "m", {"context": 200, "output": 10}, False)
     assert again["provider"]["p"]["options"]["baseURL"] == "http://b/v1"
     assert again["provider"]["p"]["models"]["m"]["limit"]["context"] == 200 and "model" not in again
 
