@@ -78,7 +78,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--instructions", action="store_true",
                    help=f"write the project's system prompt to {INSTRUCTIONS_FILE} beside the config and list it in "
                    "OpenCode's instructions (OpenCode sends its own system prompt; this adds the trained one to it)")
-    p.add_argument("--set-default", action="store_true", help='also make it the default: "model": "<provider>/<model>"')
+    p.add_argument("--set-default", action="store_true",
+                   help='also make it the default: "model" and (unless set) "small_model", which OpenCode uses for titles')
     p.add_argument("--no-check", action="store_true", help="do not ask the server whether it lists the model id")
     p.add_argument("--print", action="store_true", help="print the updated config instead of writing it")
 
@@ -169,6 +170,9 @@ def update_config(config: dict[str, Any], provider: str, base_url: str, model: s
         item["limit"] = dict(default_limit)
     if set_default:
         config["model"] = f"{provider}/{model}"
+        # OpenCode titles sessions with its small model, which defaults to its hosted "opencode"
+        # provider: offline, every run would then fail on the title request before answering.
+        config.setdefault("small_model", f"{provider}/{model}")
     return config
 
 

@@ -25,8 +25,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
 import llama_cpp
@@ -44,6 +43,8 @@ from .tool_calls import ToolCall, ToolCallStream
 #: Request bodies above this are refused: OpenCode's largest (system prompt, 10 tools, a
 #: long session) are a few hundred KB; a context of 128k tokens is well under 2 MB of text.
 MAX_BODY_BYTES = 8 * 1024 * 1024
+#: How much of each answer the request log keeps (enough to recognise it in a client's output).
+ANSWER_LOG_CHARS = 400
 #: For a GGUF without ``tokenizer.chat_template``: plain ChatML.
 CHATML_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
                    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
@@ -52,7 +53,26 @@ _DEFAULTS = {"temperature": 0.8, "top_p": 0.95, "min_p": 0.05, "top_k": 40, "rep
 
 
 class ContextOverflow(BadRequest):
-    """The prompt leaves no room for an answer in the model's context."""
+    """The prompt leaves no room for an answer in the model's context; dropping old messages would help."""
+
+    code = "context_length_exceeded"
+
+
+class PromptDoesNotFit(BadRequest):
+    """Even the system prompt, tools and last message leave no room: no compaction can help."""
+
+    code = "prompt_exceeds_server_context"
+
+
+def _fixed_part_tokens(llama: Any, formatter: Jinja2ChatFormatter, template: str, request: ChatRequest) -> int:
+    """Tokens of the part of ``request`` a client cannot compact away: system messages, tools, the last message."""
+    kept = [m for m in request.messages[:-1] if m["role"] == "system"] + request.messages[-1:]
+    prompt = render(formatter, template, replace(request, messages=kept))
+    return len(llama.tokenize(prompt.text.encode("utf-8"), add_bos=False, special=True))
+
+
+def _round_up(tokens: int, step: int = 4096) -> int:
+    return -(-tokens // step) * step
 
 
 @dataclass(frozen=True)
@@ -87,6 +107,15 @@ def prepare(llama: Any, request: ChatRequest, options: ServingOptions,
     tokens = llama.tokenize(prompt.text.encode("utf-8"), add_bos=False, special=True)
     n_ctx = llama.n_ctx()
     if len(tokens) >= n_ctx:
+        fixed = _fixed_part_tokens(llama, formatter, template, request)
+        if fixed >= n_ctx:
+            # Worded so that clients do not read it as "context overflow": OpenCode answers that by
+            # compacting the conversation and retrying, forever, when the system prompt is what is big.
+            raise PromptDoesNotFit(
+                f"request refused: its system prompt, tools and last message alone need {fixed} tokens "
+                f"({len(tokens)} with the whole conversation) and this server's context holds {n_ctx}; compacting "
+                f"the conversation cannot help. Serve the model with --ctx {_round_up(fixed + 1024)} or more, or "
+                "shorten the system prompt (an AGENTS.md, say).")
         raise ContextOverflow(
             f"This model's maximum context length is {n_ctx} tokens. However, your messages resulted in "
             f"{len(tokens)} tokens{' (tools included)' if prompt.tools_rendered else ''}. "
@@ -163,7 +192,7 @@ class ChatRoute:
             entry.update(prompt_tokens=len(prepared.tokens), tools_rendered=prepared.prompt.tools_rendered,
                          n_ctx=prepared.llama.n_ctx(), generation_max_tokens=prepared.kwargs["max_tokens"])
         except BadRequest as exc:
-            code = "context_length_exceeded" if isinstance(exc, ContextOverflow) else None
+            code = getattr(exc, "code", None)
             self.log({**entry, "status": 400, "error": str(exc)})
             return JSONResponse({"error": {"message": str(exc), "type": "invalid_request_error", "param": "messages",
                                            "code": code}}, status_code=400)
@@ -172,7 +201,7 @@ class ChatRoute:
                   "in the request are not shown to the model", flush=True)
         if not chat.stream:
             answer = await self._whole(chat, prepared)
-            self.log({**entry, "status": 200, "finish_reason": answer.finish_reason,
+            self.log({**entry, "status": 200, "finish_reason": answer.finish_reason, "answer": answer.text[:ANSWER_LOG_CHARS],
                       "completion_tokens": answer.completion_tokens, "tool_calls": [c.name for c in answer.calls or []],
                       "seconds": round(time.time() - started, 3)})
             return JSONResponse(self._whole_body(chat, prepared, answer))
@@ -259,6 +288,7 @@ class ChatRoute:
                     yield chunk(None, usage=_usage(len(prepared.tokens), completion_tokens))
                 yield "data: [DONE]\n\n"
                 status.update(finish_reason=finish_reason, completion_tokens=completion_tokens,
+                              answer="".join(p for p in generated)[:ANSWER_LOG_CHARS] if not calls else "",
                               tool_calls=[c.name for c in calls])
         except BaseException as exc:
             status.update(status="aborted", error=f"{exc.__class__.__name__}: {exc}")
