@@ -15,6 +15,7 @@ from typing import Any
 from .errors import GerbilEvalError
 from .safety.inputs import finite, read_text
 from .safety.redact import register_secret, register_url_secrets
+from .system_prompt import system_prompt_from_flags
 
 #: Ollama's OpenAI-compatible endpoint: the default when nothing else is given.
 DEFAULT_BASE_URL = "http://localhost:11434/v1"
@@ -75,6 +76,8 @@ class RunOptions:
     samples: int = 1
     temperature: float = 0.0
     max_tokens: int | None = None
+    #: System prompt for cases that set none (the CLI's default: the project's one, see system_prompt.py).
+    system: str | None = None
     seed: int | None = None
     timeout: float = 120.0
     retries: int = 4
@@ -173,6 +176,10 @@ def add_options(parser: Any) -> None:
     add("--samples", type=int, default=1, metavar="N", help="answers per case and model (default 1); with N>1 pass@k is reported")
     add("--temperature", type=float, default=0.0, help="sampling temperature (default 0)")
     add("--max-tokens", type=int, default=None, metavar="N", help="max output tokens per answer (default: endpoint's)")
+    add("--system", default=None, metavar="TEXT|FILE",
+        help="system prompt for cases that set none (default: the project's, the one the training data carries; "
+             "a case's own system: wins)")
+    add("--no-system", action="store_true", default=False, help="send no system prompt unless a case sets one")
     add("--seed", type=int, default=None, help="sampling seed sent to the endpoint (where supported)")
     add("--timeout", type=float, default=120.0, metavar="SECONDS", help="per-request timeout (default 120)")
     add("--retries", type=int, default=4, metavar="N",
@@ -250,6 +257,7 @@ def options_from_config(config: Any) -> RunOptions:
         samples=get("--samples"),
         temperature=get("--temperature"),
         max_tokens=get("--max-tokens"),
+        system=system_prompt_from_flags(get("--system"), get("--no-system")),
         seed=get("--seed"),
         timeout=get("--timeout"),
         retries=get("--retries"),

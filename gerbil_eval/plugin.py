@@ -107,7 +107,7 @@ class CaseFile(pytest.File):
             for model in run.models:
                 for sample in range(run.options.samples):
                     name = item_name(case.id, model.label, sample, run.options.samples)
-                    yield CaseItem.from_parent(self, name=name, job=Job(model, case, sample))
+                    yield CaseItem.from_parent(self, name=name, job=Job(model, case, sample, run.options.system))
 
 
 class CaseItem(pytest.Item):

@@ -34,6 +34,8 @@ class Job:
     model: ModelSpec
     case: Case
     sample: int
+    #: The run's system prompt (``--system``), sent when the case brings none of its own.
+    system: str | None = None
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -41,7 +43,10 @@ class Job:
 
     @property
     def messages(self) -> list[dict[str, str]]:
-        return [dict(m) for m in self.case.messages]
+        messages = [dict(m) for m in self.case.messages]
+        if self.system and not any(m.get("role") == "system" for m in messages):
+            messages.insert(0, {"role": "system", "content": self.system})
+        return messages
 
 
 def request_params(options: RunOptions, sample: int) -> dict[str, Any]:

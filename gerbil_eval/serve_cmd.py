@@ -17,7 +17,7 @@ from .errors import GerbilEvalError
 from .server import (DEFAULT_CTX, SERVED_CONCURRENCY, ServerError, check_engine, default_model_path, log_tail,
                      running_server, served_model)
 from .serving.options import ServingOptions
-from .system_prompt import DEFAULT_SYSTEM_PROMPT, system_prompt_option
+from .system_prompt import system_prompt_from_flags
 
 #: ``serve``'s context when the GGUF does not say its own; and the most it asks for by default
 #: (the KV cache grows with it: 32768 tokens of Qwen2.5-7B take about 1.8 GB).
@@ -81,9 +81,7 @@ def add_serving_arguments(parser: argparse.ArgumentParser) -> None:
 
 def serving_options(args: argparse.Namespace) -> ServingOptions:
     """The server's additions from ``--system``/``--no-system``, ``--max-tokens``, ``--grammar-file``."""
-    if args.no_system and args.system is not None:
-        raise GerbilEvalError("--system and --no-system contradict each other; give one")
-    system = None if args.no_system else (DEFAULT_SYSTEM_PROMPT if args.system is None else system_prompt_option(args.system))
+    system = system_prompt_from_flags(args.system, args.no_system)
     if args.max_tokens is not None and args.max_tokens < 1:
         raise GerbilEvalError(f"--max-tokens {args.max_tokens}: give a positive number of tokens")
     grammar = None

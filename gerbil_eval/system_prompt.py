@@ -40,3 +40,10 @@ def system_prompt_option(value: str, flag: str = "--system") -> str:
     if not text:
         raise GerbilEvalError(f"{flag} {path}: the file is empty (use --no-system to send none)")
     return text
+
+
+def system_prompt_from_flags(value: str | None, none: bool) -> str | None:
+    """``--system TEXT|FILE`` / ``--no-system``: the prompt to use, the project's when neither is given."""
+    if value is not None and none:
+        raise GerbilEvalError("--system and --no-system contradict each other; give one")
+    return None if none else DEFAULT_SYSTEM_PROMPT if value is None else system_prompt_option(value)

@@ -16,6 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from gerbil_eval.errors import GerbilEvalError
+from gerbil_eval.serve_cmd import default_ctx, output_budget
+from gerbil_eval.system_prompt import DEFAULT_SYSTEM_PROMPT
 
 from .families import FAMILIES, ModelFamily, family_for, family_named
 from .ollama import DEFAULT_HOST, OllamaModel, deploy as deploy_ollama, modelfile_text, write_modelfile
@@ -57,7 +59,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--adapter", type=Path, default=None, help=f"GGUF adapter (default: the one `pipeline run` recorded, else WORKDIR/{ADAPTER_GGUF})")
     s.add_argument("--alias", default="gerbil-qwen", help="model id the server reports (default gerbil-qwen)")
     s.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
-    s.add_argument("--ctx", type=int, default=8192, help="context length (default 8192)")
+    s.add_argument("--ctx", type=int, default=None,
+                   help="context length (default: the model's own, at most 32768: OpenCode's prompt and tools alone "
+                   "take about 7k tokens)")
+    s.add_argument("--max-tokens", type=int, default=None, help="cap every answer at N tokens (serve --max-tokens)")
     s.add_argument("--record-only", action="store_true",
                    help="record the deployment in the state file and print the serve command, without serving")
 
@@ -103,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
     if args.target == "ollama":
         family = ollama_family(args, state)
         base = args.base or family.ollama_base
-        model = OllamaModel(name=args.name, base=base, adapter=adapter, num_ctx=args.num_ctx, family=family)
+        model = OllamaModel(name=args.name, base=base, adapter=adapter, num_ctx=args.num_ctx, family=family,
+                            **({"system": state.system_prompt} if state.system_prompt else {}))
         merge = _merger(args, adapter)
         if args.print_only or args.modelfile_only:
             if merge is not None:
@@ -118,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
                             use_cli=False if args.http else None, merge=merge)
         state = load_state(args.workdir)
         state.deployment = {"kind": "ollama", "model": f"{args.name}:latest", "base_model": base,
-                            "base_url": f"{args.host}/v1", "context": args.num_ctx}
+                            "base_url": f"{args.host}/v1", "context": args.num_ctx,
+                            "output": output_budget(args.num_ctx, None), "system_prompt": model.system}
         state.mark_done("deploy")
         save_state(args.workdir, state)
         print(f"created Ollama model {args.name} via {how}; try: pytest --model {args.name} --baseline {base}")
@@ -126,12 +133,17 @@ def run(args: argparse.Namespace) -> int:
     if not args.gguf.is_file():
         raise GerbilEvalError(f"--gguf {args.gguf}: no such base model file")
     url = f"http://127.0.0.1:{args.port}/v1"
+    ctx = args.ctx or default_ctx(args.gguf)
+    system = state.system_prompt or DEFAULT_SYSTEM_PROMPT
+    # Recorded now for --record-only (and `pipeline run`); `serve` records the same again once it is up.
     state.deployment = {"kind": "llama-server", "model": args.alias, "base_url": url, "gguf": str(args.gguf),
-                        "context": args.ctx}
+                        "lora": str(adapter), "context": ctx, "output": output_budget(ctx, args.max_tokens),
+                        "system_prompt": system}
     state.mark_done("deploy")
     save_state(args.workdir, state)
     cmd = [sys.executable, "-m", "gerbil_eval", "serve", "--gguf", str(args.gguf), "--lora", str(adapter),
-           "--alias", args.alias, "--port", str(args.port), "--ctx", str(args.ctx)]
+           "--alias", args.alias, "--port", str(args.port), "--ctx", str(ctx), "--system", system,
+           "--workdir", str(args.workdir), *(["--max-tokens", str(args.max_tokens)] if args.max_tokens else [])]
     if args.record_only:
         print("recorded; serve it with: " + shlex.join(cmd))
         return 0

@@ -35,6 +35,8 @@ class PipelineState:
     adapter_archive: str | None = None
     adapter_dir: str | None = None
     adapter_gguf: str | None = None
+    #: The system prompt of the training data (its manifest's), which deploy gives the served model.
+    system_prompt: str | None = None
     deployment: dict[str, Any] = field(default_factory=dict)
     completed_steps: list[str] = field(default_factory=list)
     #: One entry per gated adapter (pipeline/releases.py): job id, adapter hash and copy, report, verdict.

@@ -19,6 +19,7 @@ from gerbil_eval.errors import GerbilEvalError
 from gerbil_eval.safety.names import safe_name
 from gerbil_eval.fileio import sha256_file
 
+from .data.build import MANIFEST
 from .data.validate import validate_together_file
 from .credentials import add_api_key_file_argument
 from .state import PipelineState, add_workdir_argument, load_state, save_state
@@ -118,6 +119,16 @@ def apply_backend_defaults(args: argparse.Namespace) -> None:
         args.batch_size = LOCAL_BATCH_SIZE if local else 8
 
 
+def training_system_prompt(training: Path) -> str | None:
+    """The system prompt the data builder recorded in the manifest beside ``training`` (None without one)."""
+    manifest = training.parent / MANIFEST
+    try:
+        prompt = json.loads(manifest.read_text(encoding="utf-8")).get("options", {}).get("system_prompt")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return prompt if isinstance(prompt, str) else None
+
+
 def run(args: argparse.Namespace) -> int:
     apply_backend_defaults(args)
     training = args.training_file or default_training_file(args.workdir)
@@ -161,6 +172,7 @@ def start_job(args: argparse.Namespace, state: PipelineState, training: Path, va
         with together_errors(f"upload of {training}", key):
             state.file_id = client.files.upload(training, purpose="fine-tune", check=True).id
         state.training_file, state.training_file_sha256 = str(training), sha
+        state.system_prompt = training_system_prompt(training)
         save_state(args.workdir, state)  # a failed job creation below must not cost another upload
         print(f"uploaded {training} as {state.file_id}")
     validation_id = None

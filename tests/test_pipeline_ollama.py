@@ -25,6 +25,7 @@ import pytest
 from pipeline.families import FAMILIES
 from pipeline.ollama import OllamaModel, check_version, modelfile_text, parse_version
 from gerbil_eval.errors import GerbilEvalError
+from gerbil_eval.system_prompt import DEFAULT_SYSTEM_PROMPT
 
 
 #: What the stand-in's registry can serve, and the layer size it reports while pulling.
@@ -155,7 +156,9 @@ def test_create_flow_uploads_the_blob_then_creates_with_the_adapter_on_standin(o
     assert "<|im_start|>" in created["template"] and "<|im_end|>" in created["parameters"]["stop"]
     state = json.loads((tmp_path / "run" / "pipeline-state.json").read_text())
     assert state["deployment"] == {"kind": "ollama", "model": "gerbil-qwen:latest", "base_model": "qwen2.5:7b-instruct",
-                                   "base_url": f"{ollama.host}/v1", "context": 32768}
+                                   "base_url": f"{ollama.host}/v1", "context": 32768, "output": 8192,
+                                   "system_prompt": DEFAULT_SYSTEM_PROMPT}
+    assert created["system"] == DEFAULT_SYSTEM_PROMPT
     modelfile = (tmp_path / "run" / "Modelfile").read_text()
     assert modelfile.splitlines()[:2] == ["FROM qwen2.5:7b-instruct", f"ADAPTER {adapter.resolve()}"]
 

@@ -27,14 +27,12 @@ import zlib
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
+from gerbil_eval.system_prompt import DEFAULT_SYSTEM_PROMPT  # the project's one system prompt; re-exported
+
 from .cookbook import Recipe
 from .gerbil_sources import SourceDefinition
 from .markdown_docs import DocSection
 
-DEFAULT_SYSTEM_PROMPT = (
-    "You are an expert Gerbil Scheme programmer. Gerbil is a Scheme dialect on Gambit; answer "
-    "with idiomatic Gerbil code in ```scheme fenced blocks and name the modules to import."
-)
 #: Fence info strings that mean Scheme code; they (and bare fences) become ```scheme.
 SCHEME_FENCES = frozenset({"", "scheme", "gerbil", "lisp", "racket", "scm", "ss"})
 _FENCE = re.compile(r"^(\s*)(```+|~~~+)\s*([\w+-]*)\s*$")
