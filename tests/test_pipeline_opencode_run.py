@@ -286,3 +286,81 @@ def test_merged_is_forwarded_to_the_ollama_deploy_step(tmp_path: Path) -> None:
     assert "--baseline llama3.1:8b" in " ".join(run_mod.step_commands(args, None)["gate"])
     result = pipeline("run", "--workdir", str(tmp_path / "run"), "--merged", "--from", "deploy")
     assert result.returncode == 4 and "--merged needs --base-gguf" in result.stderr
+
+
+def test_an_existing_opencode_jsonc_is_the_file_edited_as_opencode_gives_it_precedence(tmp_path: Path,
+                                                                                        models_server: str) -> None:
+    """OpenCode 1.18 merges opencode.jsonc over opencode.json of the same folder (checked with `opencode debug config`)."""
+    (tmp_path / "opencode.jsonc").write_text('{\n  // mine\n  "theme": "nord",\n  "model": "anthropic/claude",\n}\n')
+    result = pipeline("opencode", "--workdir", str(tmp_path), "--base-url", models_server, "--model", "gerbil-qwen",
+                      "--context", "8192", "--set-default", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "opencode.json").exists()
+    data = json.loads(strip_jsonc((tmp_path / "opencode.jsonc").read_text()))
+    assert data["model"] == "llama.cpp/gerbil-qwen" and data["theme"] == "nord"
+    assert "opencode.jsonc" in result.stdout
+
+
+def test_comments_are_reported_dropped_and_the_original_kept(tmp_path: Path, models_server: str) -> None:
+    original = '{\n  // my settings\n  "theme": "nord"\n}\n'
+    (tmp_path / "opencode.jsonc").write_text(original)
+    result = pipeline("opencode", "--workdir", str(tmp_path), "--base-url", models_server, "--model", "gerbil-qwen",
+                      "--context", "8192", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "comments" in result.stdout and "opencode.jsonc.bak" in result.stdout
+    assert (tmp_path / "opencode.jsonc.bak").read_text() == original
+    no_comments = tmp_path / "plain"
+    no_comments.mkdir()
+    (no_comments / "opencode.json").write_text('{"theme": "nord"}')
+    quiet = pipeline("opencode", "--workdir", str(tmp_path), "--base-url", models_server, "--model", "gerbil-qwen",
+                     "--context", "8192", cwd=no_comments)
+    assert "comments" not in quiet.stdout and not (no_comments / "opencode.json.bak").exists()
+
+
+def test_a_users_name_and_limit_are_kept_unless_flags_change_them(tmp_path: Path, models_server: str) -> None:
+    config = tmp_path / "opencode.json"
+    config.write_text(json.dumps({"provider": {"llama.cpp": {"models": {"gerbil-qwen": {
+        "name": "My Gerbil", "limit": {"context": 16384, "output": 2048}}}}}}))
+    (tmp_path / "pipeline-state.json").write_text(json.dumps({"deployment": {
+        "kind": "llama-server", "model": "gerbil-qwen", "base_url": models_server, "context": 8192, "output": 1024}}))
+    kept = pipeline("opencode", "--workdir", str(tmp_path), "--config", str(config))
+    assert kept.returncode == 0, kept.stderr
+    model = json.loads(config.read_text())["provider"]["llama.cpp"]["models"]["gerbil-qwen"]
+    assert model == {"name": "My Gerbil", "limit": {"context": 16384, "output": 2048}}
+    assert "kept the existing limit" in kept.stdout and "above the server's context (8192" in kept.stdout
+    changed = pipeline("opencode", "--workdir", str(tmp_path), "--config", str(config), "--context", "8192",
+                       "--output", "1024", "--name", "Gerbil Qwen")
+    assert changed.returncode == 0, changed.stderr
+    model = json.loads(config.read_text())["provider"]["llama.cpp"]["models"]["gerbil-qwen"]
+    assert model == {"name": "Gerbil Qwen", "limit": {"context": 8192, "output": 1024}}
+
+
+def test_the_recorded_deployment_gives_the_real_limits_and_a_missing_one_is_said_aloud(tmp_path: Path,
+                                                                                      models_server: str) -> None:
+    (tmp_path / "pipeline-state.json").write_text(json.dumps({"deployment": {
+        "kind": "llama-server", "model": "gerbil-qwen", "base_url": models_server, "context": 8192, "output": 512}}))
+    result = pipeline("opencode", "--workdir", str(tmp_path), "--config", str(tmp_path / "o.json"), "--set-default")
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "o.json").read_text())
+    assert data["provider"]["llama.cpp"]["models"]["gerbil-qwen"]["limit"] == {"context": 8192, "output": 512}
+    assert data["small_model"] == "llama.cpp/gerbil-qwen"  # OpenCode's titles would go to its hosted model offline
+    bare = pipeline("opencode", "--workdir", str(tmp_path / "none"), "--config", str(tmp_path / "p.json"),
+                    "--base-url", models_server, "--model", "gerbil-qwen")
+    assert bare.returncode == 0 and "assuming 32768" in bare.stdout
+
+
+def test_a_base_url_without_v1_gets_the_hint(tmp_path: Path, models_server: str) -> None:
+    root = models_server.removesuffix("/v1")
+    result = pipeline("opencode", "--workdir", str(tmp_path), "--config", str(tmp_path / "o.json"),
+                      "--base-url", root, "--model", "gerbil-qwen")
+    assert result.returncode == 4 and f"try --base-url {root}/v1" in result.stderr
+
+
+def test_instructions_add_the_project_system_prompt_to_opencodes(tmp_path: Path, models_server: str) -> None:
+    from gerbil_eval.system_prompt import DEFAULT_SYSTEM_PROMPT
+
+    result = pipeline("opencode", "--workdir", str(tmp_path), "--config", str(tmp_path / "opencode.json"),
+                      "--base-url", models_server, "--model", "gerbil-qwen", "--instructions")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "opencode.json").read_text())["instructions"] == ["gerbil-system-prompt.md"]
+    assert (tmp_path / "gerbil-system-prompt.md").read_text().strip() == DEFAULT_SYSTEM_PROMPT
