@@ -364,3 +364,19 @@ def test_instructions_add_the_project_system_prompt_to_opencodes(tmp_path: Path,
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "opencode.json").read_text())["instructions"] == ["gerbil-system-prompt.md"]
     assert (tmp_path / "gerbil-system-prompt.md").read_text().strip() == DEFAULT_SYSTEM_PROMPT
+
+
+def test_deploy_llama_server_records_kind_alias_url_context_and_output(tmp_path: Path) -> None:
+    from gerbil_eval.server import default_model_path
+
+    adapter = tmp_path / "adapter.gguf"
+    adapter.write_bytes(b"GGUF")
+    result = pipeline("deploy", "llama-server", "--workdir", str(tmp_path), "--gguf", str(default_model_path()),
+                      "--adapter", str(adapter), "--port", "8099", "--record-only")
+    assert result.returncode == 0, result.stderr
+    deployment = json.loads((tmp_path / "pipeline-state.json").read_text())["deployment"]
+    # SmolLM2-135M was trained with 8192 tokens: the default context is the model's own.
+    assert {k: deployment[k] for k in ("kind", "model", "base_url", "context", "output")} == {
+        "kind": "llama-server", "model": "gerbil-qwen", "base_url": "http://127.0.0.1:8099/v1", "context": 8192,
+        "output": 2048}
+    assert "--ctx 8192" in result.stdout and "--workdir" in result.stdout
