@@ -54,8 +54,16 @@ def model_context_length(gguf: Path) -> int | None:
 
 
 def default_ctx(gguf: Path) -> int:
-    """The model's training context, capped at :data:`MAX_DEFAULT_CTX` (SmolLM2-135M: 8192)."""
-    return min(model_context_length(gguf) or DEFAULT_CTX, MAX_DEFAULT_CTX)
+    """The model's training context, capped at :data:`MAX_DEFAULT_CTX` (SmolLM2-135M: 8192).
+
+    A GGUF gguf cannot read (truncated, say) gets :data:`DEFAULT_CTX`: the server then fails
+    to load it and reports llama.cpp's own reason, which says more than gguf's would.
+    """
+    try:
+        trained = model_context_length(gguf)
+    except Exception:  # gguf raises ValueError, KeyError, IndexError... on damaged files
+        trained = None
+    return min(trained or DEFAULT_CTX, MAX_DEFAULT_CTX)
 
 
 def output_budget(ctx: int, max_tokens: int | None) -> int:
@@ -120,6 +128,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         with running_server([model], log_path, port=args.port, ctx=ctx, serving=serving) as server:
             print(f"serving {model.alias} at {server.base_url}", flush=True)
+            # The server answers one request at a time: more in flight only queue and inflate latency.
+            print(f"try:  pytest --model {model.alias}@{server.base_url} --concurrency {SERVED_CONCURRENCY} --max-tokens 256",
+                  flush=True)
             if not args.no_record:
                 recorded = record_deployment(args.workdir, {
                     "kind": "llama-server", "model": model.alias, "base_url": server.base_url, "context": ctx,
@@ -127,9 +138,6 @@ def run(args: argparse.Namespace) -> int:
                     "lora": str(model.lora) if model.lora else None, "system_prompt": serving.system_prompt})
                 print(f"recorded in {recorded}; point OpenCode at it: python -m pipeline opencode --workdir {args.workdir}",
                       flush=True)
-            # The server answers one request at a time: more in flight only queue and inflate latency.
-            print(f"try:  pytest --model {model.alias}@{server.base_url} --concurrency {SERVED_CONCURRENCY} --max-tokens 256",
-                  flush=True)
             print("Ctrl-C stops the server.", flush=True)
             status = server.process.wait()
     except KeyboardInterrupt:

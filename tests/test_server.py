@@ -203,7 +203,7 @@ def _children(pid: int) -> list[int]:
 def test_serve_command_prints_url_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     """``python -m gerbil_eval serve`` prints a usable pytest line; Ctrl-C exits 0 and takes the server down."""
     proc = subprocess.Popen([sys.executable, "-m", "gerbil_eval", "serve", "--alias", "smol", "--log", str(tmp_path / "s.log")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         lines = [proc.stdout.readline() for _ in range(3)]  # type: ignore[union-attr]
         url = lines[1].split(" at ")[1].strip()
