@@ -25,7 +25,7 @@ GUARD = {
     "gates": [
         "_better_failure: … is not None and c.delta_ci[0] > 0: → … is not None and c.delta_ci[1] > 0:",
         "_threshold_failures: elif value < limit: → elif (value <= limit):",
-        "check_gate_arguments: …f value is not None and not 0.0 <= value <= 1.0: → …f value is not None and not (0.0 < value <= 1.0):",
+        "gate_figures: …score\"), (int, float)) else 0.0 for r in rows] → …score\"), (int, float)) else 1.0 for r in rows]",
         "gate_status: return 1 if failures else 0 → return 1 if (not failures) else 0",
     ],
 }
