@@ -34,6 +34,21 @@ FACTS = ROOT.parent / "shared" / "reference" / "gerbil-facts.md"
 SEED_TOPICS = ("hash-iteration", "hash-get-vs-hash-ref", "deferror-class", "defraise-context-gotcha",
                "executables-and-static", "ffi-u8vector-gotcha")
 
+#: The original verify script's prompts, word for word; each is the prompt of a case tagged seed.
+VERIFY_PROMPTS = (
+    "How do I iterate over a hash table in Gerbil Scheme?",
+    "What's the difference between hash-get and hash-ref in Gerbil?",
+    "Show me how to parse JSON in Gerbil Scheme.",
+    "How do I define a custom error class in Gerbil?",
+    "What's wrong with passing u8vector to a (pointer void) FFI parameter in Gerbil?",
+    "How do I spawn an actor in Gerbil Scheme?",
+    "Show me pattern matching with struct destructuring in Gerbil.",
+    "How do I write unit tests in Gerbil Scheme?",
+    "What imports do I need to use channels in Gerbil?",
+    "How do I use the for/collect macro in Gerbil?",
+    "How do I build a static executable in Gerbil?",
+)
+
 FILES = case_files([CASES_DIR])
 PARSED = {f: parse_file(f) for f in FILES}
 CASES: list[Case] = [c for cases, _errors in PARSED.values() for c in cases]
@@ -92,6 +107,18 @@ def test_seed_prompt_is_in_the_library(topic: str) -> None:
     """The original verification prompts stay selectable with ``-m seed``."""
     seeds = [c.id for c in CASES if c.topic == topic and "seed" in c.tags]
     assert seeds, f"no case with topic {topic} tagged seed"
+
+
+@pytest.mark.parametrize("prompt", VERIFY_PROMPTS)
+def test_verbatim_verify_prompt_is_a_seed_case(prompt: str) -> None:
+    """The original verification prompts run exactly as the verify script asked them."""
+    assert [c.id for c in CASES if c.prompt == prompt and "seed" in c.tags], f"no seed case asks {prompt!r}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_every_case_checks_names_first(case: Case) -> None:
+    """Every case judges the code against what Gerbil defines before anything else."""
+    assert case.assertions[0].type == "resolves", f"{case.id}: first assertion is {case.assertions[0].type}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
