@@ -116,6 +116,26 @@ def check_topics(cases: list[Case], facts: Path) -> list[LintProblem]:
     return problems
 
 
+_LIST_TYPES = frozenset({"contains-any", "contains-all", "icontains-any", "icontains-all"})
+
+
+def empty_item_warnings(case: Case) -> list[LintProblem]:
+    """A ``contains-any``/``-all`` list with an empty item (it is in every answer) or with no item at
+    all (``-any`` can then never pass, ``-all`` never fail): loaded as promptfoo loads it, but
+    almost certainly a typo in a comma-separated value."""
+    out = []
+    for i, a in enumerate(case.assertions, 1):
+        if a.base_type not in _LIST_TYPES:
+            continue
+        items = tuple(a.value)
+        if not items:
+            out.append(LintProblem(case.source, case.id, f"assert #{i} ({a.type}): the value has no items", a.line))
+        elif "" in items:
+            out.append(LintProblem(case.source, case.id, f"assert #{i} ({a.type}): the value has an empty item, "
+                                   "which every answer contains", a.line))
+    return out
+
+
 @dataclass(frozen=True)
 class LintReport:
     """What lint looked at and what it found."""
@@ -147,7 +167,7 @@ def lint_report(paths: Iterable[str | Path] | str | Path, strict: bool = False,
             cases += file_cases
     problems += [LintProblem(e.file, e.case_id, f"{e.field}: {e.message}", e.line) for e in duplicate_errors(cases)]
     for case in cases:
-        problems += check_case(case, strict, score)
+        problems += check_case(case, strict, score) + empty_item_warnings(case)
     if facts is not None:
         problems += check_topics(cases, Path(facts))
     return LintReport(problems, cases, all_files)

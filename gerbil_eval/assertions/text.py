@@ -111,7 +111,7 @@ def starts_with(value: str, ans: Answer, _a: Any, _ctx: dict) -> Outcome:
     return Outcome.of(False, f"starts with {quote(ans.text[: len(value)])}, not {quote(value)}")
 
 
-@register("levenshtein", values.text, default_threshold=5.0, threshold_range=(0.0, math.inf))
+@register("levenshtein", values.text_or_empty, default_threshold=5.0, threshold_range=(0.0, math.inf))
 def levenshtein(value: str, ans: Answer, a: Any, _ctx: dict) -> Outcome:
     """Edit distance between answer and value <= threshold (default 5; 0 means identical)."""
     limit = threshold_of(a)

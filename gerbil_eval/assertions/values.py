@@ -36,12 +36,56 @@ def text(value: Any, _base: Path) -> str:
 
 
 def split_commas(value: str) -> list[str]:
-    """promptfoo's comma-separated list: trimmed, empty items skipped, "quoted, items" kept whole."""
-    try:
-        rows = list(csv.reader([value], skipinitialspace=True, strict=True))
-    except csv.Error as exc:
-        raise ValueError(f"cannot split {_describe(value)} on commas: {exc}") from None
-    return [item.strip() for row in rows for item in row if item.strip()]
+    """promptfoo's comma-separated list, exactly as its current parser reads it.
+
+    Fields are separated by commas; whitespace around a field is dropped; an unquoted field that
+    is empty after trimming is skipped (``",a,,"`` is ``["a"]``). A field in double quotes keeps
+    its commas and spaces, may be empty (``'"",a'`` is ``["", "a"]``), and inside it ``""`` and
+    ``\\"`` stand for a quote and ``\\\\`` for a backslash (any other backslash is kept).
+    After a closing quote only whitespace and a comma may follow. ValueError names what is wrong.
+    """
+    out: list[str] = []
+    i, n = 0, len(value)
+    while i <= n:
+        while i < n and value[i].isspace():
+            i += 1
+        if i < n and value[i] == '"':
+            field, i = _quoted_field(value, i + 1)
+            while i < n and value[i].isspace():
+                i += 1
+            if i < n and value[i] != ",":
+                raise ValueError(f"cannot split {_describe(value)} on commas: expected a comma after the "
+                                 f"quoted field at character {i}")
+            out.append(field)
+        else:
+            end = value.find(",", i)
+            end = n if end < 0 else end
+            field = value[i:end].strip()
+            if field:
+                out.append(field)
+            i = end
+        i += 1  # past the comma (or the end)
+    return out
+
+
+def _quoted_field(value: str, i: int) -> tuple[str, int]:
+    """The content of a quoted field opening before ``i``, and the position after its closing quote."""
+    chars: list[str] = []
+    n = len(value)
+    while i < n:
+        c = value[i]
+        if c == "\\" and i + 1 < n and value[i + 1] in '"\\':
+            chars.append(value[i + 1])
+            i += 2
+        elif c == '"' and i + 1 < n and value[i + 1] == '"':
+            chars.append('"')
+            i += 2
+        elif c == '"':
+            return "".join(chars), i + 1
+        else:
+            chars.append(c)
+            i += 1
+    raise ValueError(f"cannot split {_describe(value)} on commas: a quoted field is never closed")
 
 
 def _items(value: Any, split: Callable[[str], list[str]], shape: str) -> list[Any]:
@@ -58,12 +102,23 @@ def _items(value: Any, split: Callable[[str], list[str]], shape: str) -> list[An
 
 
 def text_list(value: Any, base: Path) -> tuple[str, ...]:
-    """A list of strings, or one comma-separated string (``"a, b, c"``) as promptfoo allows."""
+    """A list of strings, or one comma-separated string (``"a, b, c"``) split as promptfoo does.
+
+    As in promptfoo, a string may yield empty items (``'""'``) or none (``" , "``): they load,
+    and ``lint`` warns about them (an empty item is in every answer; no item at all makes
+    ``-any`` always fail and ``-all`` always pass)."""
+    if isinstance(value, str):
+        return tuple(split_commas(value))
     items = _items(value, split_commas, "a list of strings or a comma-separated string")
     try:
         return tuple(text(v, base) for v in items)
     except ValueError as exc:
         raise ValueError(f"every item {exc}") from None
+
+
+def text_or_empty(value: Any, base: Path) -> str:
+    """A string that may be empty (``levenshtein`` compares with ``""`` too, as promptfoo does)."""
+    return "" if value == "" else text(value, base)
 
 
 def symbols(value: Any, _base: Path) -> tuple[str, ...]:
