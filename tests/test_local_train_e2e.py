@@ -1,10 +1,11 @@
 """The whole local loop on the embedded model: data slice -> train -> convert -> serve -> compare.
 
-A small fixed budget (4 steps on 12 real cookbook examples) cannot be expected to make
+A small fixed budget (2 steps on 12 real cookbook examples) cannot be expected to make
 SmolLM2 better, so the test asserts the chain, not a gain: ``pipeline run --backend local``
 trains, converts the adapter, serves the base GGUF with and without it on one llama.cpp
 server, runs the harness on two cases and writes a report holding both models, with the
-cases marked seen/unseen against the training slice.
+cases marked seen/unseen against the training slice; the checkpoints are scored by the harness
+during training and the best one is kept.
 """
 
 from __future__ import annotations
@@ -52,14 +53,21 @@ def test_embedded_model_trained_converted_served_and_compared(tmp_path):
     save_state(workdir, PipelineState(completed_steps=["data"]))
 
     run = pipeline("run", "--backend", "local", "--workdir", str(workdir), "--cases", str(ROOT / "cases"), "--gate", "",
-                   "--train-args", "--max-steps 4 --batch-size 2 --max-seq-length 192 --no-progress --save-every 2",
+                   "--train-args", "--max-steps 2 --batch-size 2 --max-seq-length 192 --no-progress --save-every 1 "
+                   f"--eval-every 2 --eval-k {CASES[0]} --eval-max-tokens 32 --eval-cases {ROOT / 'cases'} --keep-best",
                    "--pytest-args", f"-k '{' or '.join(CASES)}' --max-tokens 48",
                    cwd=tmp_path)  # reports/ goes to tmp_path, where the gate check reads it
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     state = load_state(workdir)
     assert state.completed_steps == ["data", "train", "convert", "deploy", "gate"]
-    assert state.backend == "local" and state.training["steps"] == 4 and state.training["peak_rss_mb"] > 0
+    assert state.backend == "local" and state.training["steps"] == 2 and state.training["peak_rss_mb"] > 0
     assert Path(state.adapter_gguf).is_file() and (Path(state.adapter_dir) / "adapter_config.json").is_file()
+    # evaluation during training: the base (step 0) and the checkpoint scored by the harness, recorded in the state
+    assert [c["step"] for c in state.checkpoints] == [0, 2]
+    assert all(c["cases"] == 1 and c["errors"] == 0 and 0 <= c["mean_score"] <= 1 for c in state.checkpoints)
+    best = max(state.checkpoints[1:], key=lambda c: (c["mean_score"], -c["step"]))
+    assert state.training["adapter_from"] == f"step-{best['step']:06d}"
+    assert "training-chart" in (workdir / "local-train" / "training.html").read_text(encoding="utf-8")
 
     run_dir = (tmp_path / "reports" / "latest").resolve()
     doc = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
