@@ -9,7 +9,7 @@ the child's own (``os.wait4``), loading included. Configurations, measured in th
 * ``fp32``: float32 matmuls (``--precision fp32``), the baseline;
 * ``bf16``: bf16 autocast (``--precision auto`` on a CPU with AVX-512 BF16), weights and
   optimizer still float32;
-* ``bf16, 2 threads``: the same with one torch thread per core instead of half the cores.
+* ``bf16, 2 threads``: the same with one torch thread per core (the default) instead of one in all.
 
 Target (exit 1 when missed): on a CPU with native bf16, ``auto`` is at least 1.3x as fast as
 fp32 (otherwise it would not be the default). A GPU, when torch sees one, is measured too and

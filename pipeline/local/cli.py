@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import shutil
 import time
 from dataclasses import asdict
@@ -47,8 +48,7 @@ def add_local_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="auto = CUDA when available, else CPU; bf16/fp16 autocast where the hardware has it")
     g.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="CPU threads for torch (default: half the cores, as the llama.cpp server: threads that wait "
-                        "for each other collapse throughput on a shared machine)")
+                   help="CPU threads for torch (default: every usable core; idle threads sleep instead of spinning)")
     g.add_argument("--precision", choices=("auto", "fp32"), default="auto",
                    help="auto = bf16 (or fp16) matmuls where supported, weights and optimizer in fp32; fp32 = none")
     g.add_argument("--save-every", type=int, default=50, metavar="N", help="checkpoint every N steps (default 50; 0 = only at the end)")
@@ -137,9 +137,8 @@ def run_local(args: argparse.Namespace, training: Path) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads sleep instead of spinning
     import torch
 
-    from gerbil_eval.server import default_threads
-
-    torch.set_num_threads(args.threads or default_threads())
+    torch.set_num_threads(args.threads or len(os.sched_getaffinity(0)))
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` checkpoints like Ctrl-C does
     from .base import autocast_dtype, load_base, pick_device, resolve_base
     from .examples import tokenize_file
     from .loop import lora_model, peak_rss_mb, train
@@ -191,6 +190,10 @@ def run_local(args: argparse.Namespace, training: Path) -> int:
     page = write_training_report(out / "training.html", state)
     print(f"adapter: {adapter} (from {chosen.name}); training report: {page}")
     return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def make_evaluator(args: argparse.Namespace, spec: Any, out: Path) -> Any:
