@@ -397,6 +397,10 @@ class EvalRun:
                 # thread would then die with a SystemError traceback instead of this one line.
                 self._join_prewarm()
                 pytest.exit(redact(str(exc)), returncode=EXIT_INFRA)
+            # Items format their failures with ast.parse; on Python 3.11 the AST recursion
+            # counter is shared between threads, so a rewrite-on-import still running in the
+            # prewarm thread makes that parse fail with a SystemError (seen on fast failures).
+            self._join_prewarm()
 
     def response_for(self, job: Job) -> Response:
         """The answer of one item; an xdist worker (or a replay) gets it on demand."""
