@@ -18,6 +18,13 @@ after 5 minutes. Hence the default threshold 0.88, between the two groups (a cop
 one identifier in all its 10 occurrences scores 0.88, right at the edge). All comparisons go
 through ``rapidfuzz.process.cdist`` (C++, all cores).
 
+Questions are compared with ``token_sort_ratio`` instead: a leaked question is the same
+question (word order aside), while ``token_set_ratio`` scores a short question high against any
+longer one that shares its template. Measured on the same build, the eleven verbatim verify
+prompts (9-12 tokens) scored 85-94 against unrelated questions such as "Show me how to parse
+XML string to SXML in Gerbil Scheme." under ``token_set_ratio`` and at most 77 under
+``token_sort_ratio``.
+
 ``token_set_ratio`` is 100 whenever one token set contains the other — exactly what a copied
 reference inside a longer training answer looks like, but also what a three-token text
 ("(def x 1)") gets against any long answer by chance. Case fields and training questions
@@ -39,7 +46,8 @@ from .errors import GerbilEvalError
 from .safety.inputs import parse_json, read_text
 
 SCORER = fuzz.token_set_ratio
-SCORER_NAME = "token_set_ratio"
+SCORER_NAME = "token_sort_ratio (questions), token_set_ratio (answers)"
+QUESTION_SCORER = fuzz.token_sort_ratio
 DEFAULT_THRESHOLD = 0.88
 MIN_TOKENS = 8
 _ROLE_OF = {"human": "user", "gpt": "assistant", "system": "system",
@@ -94,12 +102,22 @@ def _comparable(text: str) -> str:
     return tokens if tokens.count(" ") + 1 >= MIN_TOKENS else ""
 
 
-def _scores(queries: Sequence[str], choices: Sequence[str], threshold: float) -> np.ndarray:
+def _comparable_question(text: str) -> str:
+    """:func:`normalise`'d text for the question scorer, or "" below ``MIN_TOKENS`` distinct tokens."""
+    return normalise(text) if _comparable(text) else ""
+
+
+def _scores(queries: Sequence[str], choices: Sequence[str], threshold: float, questions: bool = False) -> np.ndarray:
     """Similarity 0..1 of every query to every choice; scores under ``threshold`` are 0, and so
-    are the scores of a choice too short to compare."""
+    are the scores of a choice too short to compare. ``questions`` compares whole questions
+    (``QUESTION_SCORER``) instead of token sets."""
     if not queries or not choices:
         return np.zeros((len(queries), len(choices)), dtype=np.float32)
-    return process.cdist([token_set(q) for q in queries], [_comparable(c) for c in choices], scorer=SCORER,
+    if questions:
+        prepared = ([normalise(q) for q in queries], [_comparable_question(c) for c in choices], QUESTION_SCORER)
+    else:
+        prepared = ([token_set(q) for q in queries], [_comparable(c) for c in choices], SCORER)
+    return process.cdist(prepared[0], prepared[1], scorer=prepared[2],
                          score_cutoff=threshold * 100.0, dtype=np.float32, workers=-1) / 100.0
 
 
@@ -114,7 +132,7 @@ def leaks(cases: Iterable[Any], texts: Sequence[TrainingText], threshold: float)
             rows[name].append((case.id, text))
     found = []
     for name, choices in (("prompt", [t.prompt for t in texts]), ("reference", [t.answer for t in texts])):
-        scores = _scores([text for _, text in rows[name]], choices, threshold)
+        scores = _scores([text for _, text in rows[name]], choices, threshold, questions=name == "prompt")
         found += [Match(rows[name][r][0], name, int(e), round(float(scores[r, e]), 4))
                   for r, e in zip(*np.nonzero(scores >= threshold))]
     return sorted(found, key=lambda m: (-m.score, m.case_id, m.field, m.example))
