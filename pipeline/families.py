@@ -159,6 +159,6 @@ def family_for(model: str) -> ModelFamily:
 
 def project_system_prompt() -> str:
     """The system prompt the training data carries, so the deployed model is prompted as it was trained."""
-    from .data.generate import DEFAULT_SYSTEM_PROMPT
+    from gerbil_eval.system_prompt import DEFAULT_SYSTEM_PROMPT
 
     return DEFAULT_SYSTEM_PROMPT
