@@ -114,7 +114,7 @@ def test_bad_settings_are_one_line_errors(tmp_path, capsys):
     assert "--keep-best" in capsys.readouterr().err
     (tmp_path / "bad.jsonl").write_text('{"messages": [{"role": "user", "content": "hi"}]}\n')
     assert pipeline_main(train_args(base, tmp_path / "run", tmp_path / "bad.jsonl")) == 4
-    assert "bad.jsonl:1: no assistant message" in capsys.readouterr().err
+    assert "bad.jsonl: line 1: no assistant message" in capsys.readouterr().err
 
 
 def test_resume_after_interruption_continues_from_the_saved_step(tmp_path):

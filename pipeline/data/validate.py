@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from . import DataError
 from .generate import Example
@@ -51,8 +51,9 @@ def validate_examples(records: Sequence[dict], examples: Sequence[Example]) -> N
             raise DataError(f"training entry {index + 1} ({example.id}, from {example.origin}): {problem}")
 
 
-def validate_together_file(path: Path) -> int:
-    """Check a Together JSONL file before upload; returns the number of records."""
+def iter_together_records(path: Path) -> Iterator[dict]:
+    """Every record of a Together JSONL file, each checked by the Together rules; the first bad
+    line (or a file with none) is one :class:`DataError` naming the file and line."""
     count = 0
     with path.open(encoding="utf-8") as fh:
         for line_no, line in enumerate(fh, 1):
@@ -66,6 +67,11 @@ def validate_together_file(path: Path) -> int:
             if problem:
                 raise DataError(f"{path}: line {line_no}: {problem}")
             count += 1
+            yield record
     if not count:
         raise DataError(f"{path}: no training records")
-    return count
+
+
+def validate_together_file(path: Path) -> int:
+    """Check a Together JSONL file before upload; returns the number of records."""
+    return sum(1 for _ in iter_together_records(path))

@@ -10,14 +10,13 @@ learned too — that is what makes the served model stop.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from gerbil_eval.errors import GerbilEvalError
 
-from ..data.validate import together_problem
+from ..data.validate import iter_together_records
 
 IGNORE = -100
 
@@ -36,22 +35,7 @@ class TokenizedExample:
 
 def read_conversations(path: Path) -> list[list[dict[str, str]]]:
     """The ``messages`` of every record of a Together JSONL file; one bad line is one clear error."""
-    conversations = []
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise GerbilEvalError(f"{path}:{line_no}: invalid JSON ({exc.msg})") from None
-            problem = together_problem(record)
-            if problem:
-                raise GerbilEvalError(f"{path}:{line_no}: {problem}")
-            conversations.append(record["messages"])
-    if not conversations:
-        raise GerbilEvalError(f"{path}: no training records")
-    return conversations
+    return [record["messages"] for record in iter_together_records(path)]
 
 
 def _render(tokenizer: Any, messages: Sequence[dict[str, str]], generation_prompt: bool) -> list[int]:
