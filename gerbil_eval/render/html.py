@@ -8,7 +8,6 @@ is HTML-escaped: model answers are arbitrary text and must never become markup.
 from __future__ import annotations
 
 import base64
-import io
 import re
 from collections import defaultdict
 from html import escape
@@ -16,6 +15,7 @@ from typing import Any, Mapping, Sequence
 
 from ..compare import Comparison, models_of, per_case, rows_of
 from . import tables
+from .figures import png_figure
 from .runs import Answers
 
 _BEST = "\x00"  # prefix a builder's mark puts on the best cell; becomes class="best"
@@ -81,16 +81,11 @@ def category_means(doc: Mapping[str, Any]) -> dict[str, dict[str, float]]:
 
 def chart_png(means: Mapping[str, Mapping[str, float]]) -> bytes:
     """Grouped bar chart: per category, one bar per model's mean score (PNG bytes)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     categories = sorted({c for m in means.values() for c in m})
     models = list(means)
     width = 0.8 / max(1, len(models))
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(categories) * max(1, len(models)) ** 0.5 + 2), 3.6), dpi=100)
-    try:
+
+    def draw(fig: Any, ax: Any) -> None:
         for i, model in enumerate(models):
             xs = [j + (i - (len(models) - 1) / 2) * width for j in range(len(categories))]
             ax.bar(xs, [means[model].get(c, 0.0) for c in categories], width, label=model)
@@ -103,12 +98,8 @@ def chart_png(means: Mapping[str, Mapping[str, float]]) -> bytes:
         for text in ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0)).get_texts():
             text.set_parse_math(False)
         ax.grid(axis="y", alpha=0.3)
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        return buf.getvalue()
-    finally:
-        plt.close(fig)
+
+    return png_figure(draw, figsize=(max(6.0, 1.1 * len(categories) * max(1, len(models)) ** 0.5 + 2), 3.6), dpi=100)
 
 
 def _verdict(c: Comparison) -> str:

@@ -8,25 +8,21 @@ while nothing the cases check improves). Self-contained (inline PNG), like repor
 from __future__ import annotations
 
 import base64
-import io
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from gerbil_eval.fileio import write_text_atomic
+from gerbil_eval.render.figures import png_figure
 
 from ..state import PipelineState
 
 
 def chart_png(loss: list[list[float]], checkpoints: list[dict[str, Any]]) -> bytes:
     """Two panels: training loss per step, harness mean score per checkpoint (step 0 = the base)."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=100)
-    try:
+    def draw(fig: Any, axes: Any) -> None:
+        left, right = axes
         if loss:
             steps, values = zip(*loss)
             left.plot(steps, values, color="#9aa5b8", linewidth=0.8, label="per step")
@@ -45,12 +41,8 @@ def chart_png(loss: list[list[float]], checkpoints: list[dict[str, Any]]) -> byt
         else:
             right.text(0.5, 0.5, "no checkpoint scored\n(--eval-every N)", ha="center", va="center", transform=right.transAxes)
         right.set(title="harness mean score per checkpoint", xlabel="step", ylabel="mean score")
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        return buf.getvalue()
-    finally:
-        plt.close(fig)
+
+    return png_figure(draw, ncols=2, figsize=(11, 3.8), dpi=100)
 
 
 def render(state: PipelineState) -> str:
