@@ -348,6 +348,7 @@ class _LineRecorder:
         self.current = "<import>"
         self.lines: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))  # file -> test -> lines
         self.seconds: dict[str, float] = {}
+        self.failed: list[str] = []
         self._started = 0.0
 
     def _local(self, frame, event, arg):  # noqa: ANN001
@@ -373,6 +374,10 @@ class _LineRecorder:
         self.current = item.nodeid
         self._started = time.perf_counter()
         return None
+
+    def pytest_runtest_logreport(self, report):  # noqa: ANN001
+        if report.failed and report.nodeid not in self.failed:
+            self.failed.append(report.nodeid)
 
     def pytest_runtest_logfinish(self, nodeid, location):  # noqa: ANN001
         self.seconds[nodeid] = time.perf_counter() - self._started
@@ -406,14 +411,15 @@ def _run_child(tree: Path, tests: list[str], record: Path | None, traced: set[st
         recorder = _LineRecorder(traced)
         plugins.append(recorder)
         recorder.start()
-    code = int(pytest.main([*PYTEST_ARGS, *tests], plugins=plugins))
+    args = [a for a in PYTEST_ARGS if a != "-x"] if recorder else PYTEST_ARGS  # the baseline runs every test
+    code = int(pytest.main([*args, *tests], plugins=plugins))
     if recorder is not None:
         recorder.stop()
         imported = getattr(sys.modules.get(PACKAGE), "__file__", None) or ""
         (record / "lines.yaml").write_text(yaml.safe_dump({
             "imported": imported,
             "lines": {f: {t: sorted(v) for t, v in by_test.items()} for f, by_test in recorder.lines.items()},
-            "seconds": recorder.seconds}))
+            "seconds": recorder.seconds, "failed": recorder.failed}))
     return code
 
 
@@ -483,6 +489,8 @@ class Coverage:
     subprocess_lines: set[int]
     by_test: dict[str, set[int]]
     test_seconds: dict[str, float]
+    #: tests that fail unmutated (e.g. a sandbox this machine cannot give): never run for a mutant
+    broken: tuple[str, ...] = ()
 
     def tests_for(self, mutant: Mutant, files: tuple[str, ...]) -> list[str] | None:
         """The test ids executing the mutant's lines, fastest first (with ``-x`` a mutant stops at
@@ -491,23 +499,27 @@ class Coverage:
         executes them."""
         span = set(range(mutant.line, mutant.end_line + 1))
         if span & (self.import_lines | self.subprocess_lines):
-            return list(files)
-        ids = [t for t, lines in self.by_test.items() if span & lines]
+            return [*files, *(arg for t in self.broken for arg in ("--deselect", t))]
+        ids = [t for t, lines in self.by_test.items() if span & lines and t not in self.broken]
         return sorted(ids, key=lambda t: self.test_seconds.get(t, 0.0)) or None
 
 
 def baseline(files: tuple[str, ...], modules: list[str], scratch: Path) -> dict[str, Coverage]:
-    """Run ``files`` once, unmutated and traced, for every module they cover; exit 2 if they fail as
-    they are, or if the code they ran is not the scratch tree's (the mutants would not reach it)."""
+    """Run ``files`` once, unmutated and traced, for every module they cover. Tests that fail as they
+    are get a warning and are left out; exit 2 if the files cannot run at all, or if the code they ran
+    is not the scratch tree's (the mutants would not reach it)."""
     record = scratch / ("baseline-" + "-".join(Path(f).stem for f in files))
     record.mkdir()
     tree = make_tree(scratch, record.name + "-tree")
     paths = {str(tree / m): m for m in modules}
     child = Child(tree, list(files), timeout=1800, record=record, traced=set(paths))
-    if child.wait() != "survived":
-        fail(f"{', '.join(files)} do not pass unmutated (pytest exit {getattr(child, 'exit_code', 'timeout')}); "
+    status = child.wait()
+    if status not in ("survived", "killed") or getattr(child, "exit_code", None) not in (0, 1):
+        fail(f"{', '.join(files)} cannot run unmutated (pytest exit {getattr(child, 'exit_code', 'timeout')}); "
              "fix the tests first")
     recorded = yaml.safe_load((record / "lines.yaml").read_text())
+    for test in recorded["failed"]:
+        print(f"warning: {test} fails unmutated; left out of every mutant's run", file=sys.stderr)
     shutil.rmtree(tree, ignore_errors=True)
     expected = str(tree / PACKAGE / "__init__.py")
     if recorded["imported"] != expected:
@@ -523,7 +535,8 @@ def baseline(files: tuple[str, ...], modules: list[str], scratch: Path) -> dict[
     for path, module in paths.items():
         by_test = {t: set(v) for t, v in recorded["lines"].get(path, {}).items()}
         import_lines = by_test.pop("<import>", set())
-        out[module] = Coverage(child.seconds, import_lines, sub[module] - import_lines, by_test, recorded["seconds"])
+        out[module] = Coverage(child.seconds, import_lines, sub[module] - import_lines, by_test, recorded["seconds"],
+                               tuple(recorded["failed"]))
     return out
 
 
@@ -726,6 +739,7 @@ def main(argv: list[str] | None = None) -> int:
     plans: list[tuple[Mutant, Coverage]] = []
     with tempfile.TemporaryDirectory(prefix="gerbil-mutation-") as scratch:
         if args.tests:  # the tests are given: no baseline, every mutant runs them
+            warm_imports(sorted({t.split("::")[0] for t in args.tests}))
             given = Coverage(0.0, set(), set(), {t: set(range(1, 1 << 20)) for t in args.tests}, {})
             plans = [(x, given) for ms in chosen.values() for x in ms]
         else:

@@ -686,3 +686,14 @@ def test_untagged_shell_session_block_is_not_code():
     answer = fenced("$ gerbil build   # builds .gerbil/bin/hello\n$ gxi -e '(displayln 1)'", "") + fenced("(def x 1)")
     assert passes("parses", None, answer)
     assert passes("not-calls", "displayln", answer)
+
+
+def test_an_execution_check_without_gerbil_is_not_run_negated_or_not(tmp_path):
+    """Not run means neither pass nor fail: a `not-runs` must not turn "no Gerbil" into a pass."""
+    from gerbil_eval.execution.executor import ExecSettings
+
+    context = {"case": None, "model": None, "vars": {}, "execution": ExecSettings(gxi=str(tmp_path / "no-gxi"))}
+    for type_ in ("runs", "not-runs"):
+        out = run(type_, None, fenced("(displayln 1)"), context=context)
+        assert (out.passed, out.score, out.not_run) == (False, 0.0, True)
+        assert out.reason.startswith("not run: --gxi ") and "not an executable file" in out.reason

@@ -28,6 +28,7 @@ def test_no_gate_flags_means_no_failures() -> None:
 def test_min_score_passes_and_fails() -> None:
     doc = doc_with_baseline()  # ft mean 0.9, base mean 0.7
     assert check_gates(doc, RunOptions(min_score=0.85), None) == []
+    assert check_gates(doc, RunOptions(min_score=0.9), None) == []  # meeting the limit exactly passes
     (msg,) = check_gates(doc, RunOptions(min_score=0.95), None)
     assert msg == "--min-score 0.95: gerbil-qwen mean score 0.90 is below 0.95"
 

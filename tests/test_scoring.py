@@ -9,6 +9,7 @@ import pytest
 from gerbil_eval import Case, score_answer
 from gerbil_eval.answer import analyse
 from gerbil_eval.cases import assertion_from_dict
+from gerbil_eval.scoring import NO_CODE, AssertionResult, combine
 
 
 def case(*asserts: dict, threshold: float | None = None, base: Path = Path(".")) -> Case:
@@ -127,3 +128,34 @@ def test_assertions_built_in_code_with_a_single_string_work_like_loaded_ones():
     result = score_answer(c, "(hash-map f h) (f 1)")
     assert [r.passed for r in result.assertions] == [True, False, True]
     assert {c: 1}[c] == 1 and hash(Assertion("equals", {"a": [1]}))  # usable as keys
+
+
+def row(type_: str, weight: float, passed: bool, *, not_run: bool = False) -> AssertionResult:
+    """One assertion's verdict as a scoring worker reports it."""
+    return AssertionResult(type_, None, weight, passed, 1.0 if passed else 0.0, "r", not_run)
+
+
+def test_a_case_is_not_judged_only_when_every_weighted_assertion_was_not_run():
+    """Without Gerbil a case of only `runs` checks is "not run", whatever its weight-0 rows did;
+    a case where one weighted check ran was judged; a case with nothing weighted was not skipped."""
+    c = case({"type": "contains", "value": "a"})
+    assert combine(c, (row("runs", 1, False, not_run=True), row("contains", 0, False))).not_run
+    assert not combine(c, (row("runs", 1, False, not_run=True), row("contains", 1, True))).not_run
+    assert not combine(c, (row("contains", 0, True),)).not_run
+
+
+def test_an_answer_without_code_scores_exactly_zero_with_the_reason_after_the_note():
+    c = case({"type": "parses"}, {"type": "not-calls", "value": "maphash"})
+    result = score_answer(c, "Use a hash table and iterate over it.")
+    assert (result.score, result.passed, result.reason) == (0.0, False, NO_CODE)
+    cut = combine(c, result.assertions, note="answer cut", has_code=False)
+    assert (cut.score, cut.reason, cut.note) == (0.0, f"answer cut; {NO_CODE}", "answer cut")
+
+
+def test_under_a_threshold_only_a_weighted_failing_gate_fails_the_case():
+    """`resolves`/`facts` failing fails a case that meets its threshold; passing or weight 0 does not."""
+    c = case({"type": "contains", "value": "a"}, threshold=0.5)
+    assert combine(c, (row("contains", 1, True), row("resolves", 1, True))).passed
+    assert combine(c, (row("contains", 1, True), row("resolves", 0, False))).passed
+    failing = combine(c, (row("contains", 1, True), row("contains", 1, True), row("facts", 1, False)))
+    assert failing.score == pytest.approx(2 / 3) and not failing.passed
