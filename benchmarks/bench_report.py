@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from gerbil_eval.options import RunOptions
 from gerbil_eval.render import write_reports
+from gerbil_eval.render.runs import load_result
 
 CASES, SAMPLES = 200, 5
 MODELS = (("gerbil-qwen", "candidate", 0.75), ("qwen2.5:7b", "baseline", 0.55))
@@ -78,16 +78,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         doc = make_run(folder)
-        options = RunOptions(report_dir=folder.parent)
         base_cold, base = timed(lambda: (folder / "results.json").write_text(json.dumps(doc, indent=2), encoding="utf-8"))
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        cold, warm = timed(lambda: write_reports(folder, doc, options))
+        cold, warm = timed(lambda: write_reports(folder, load_result(folder)))
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         html = (folder / "report.html").stat().st_size
         md = (folder / "summary.md").stat().st_size
     print(f"run: {CASES} cases x {len(MODELS)} models x {SAMPLES} samples = {len(doc['results'])} rows")
     print(f"baseline json.dumps -> results.json: {base * 1000:.0f} ms (first {base_cold * 1000:.0f} ms)")
-    print(f"write_reports (summary.md + report.html): first {cold:.2f} s (with matplotlib import), "
+    print(f"load_result + write_reports (summaries, comparisons, summary.md, report.html): first {cold:.2f} s (with matplotlib import), "
           f"best {warm:.2f} s = {warm / base:.1f}x the json.dumps baseline  [target < {MAX_SECONDS:.0f} s]")
     print(f"report.html {html / 1e6:.2f} MB, summary.md {md / 1e3:.0f} kB  [target < {MAX_BYTES / 2**20:.0f} MB]")
     print(f"peak RSS growth while rendering: {(rss_after - rss_before) / 1024:.0f} MB")

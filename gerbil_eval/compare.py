@@ -1,23 +1,29 @@
 """Pair two models' result rows by case and say, with statistics, which one is better.
 
-Pure functions over the ``results`` rows of results.json (see docs/architecture.md): no
-I/O, no rendering. Every number in the terminal table, summary.md, report.html and the
-gates comes from here, so they can never disagree.
+Pure functions over a run's :class:`~gerbil_eval.run.types.ResultRow` s: no I/O, no
+rendering. A run's comparisons are computed once, when its ``RunResult`` is built
+(:func:`gerbil_eval.summary.build_result`); every number in the terminal table, summary.md,
+report.html and the gates is read from there, so they can never disagree.
 
-Conventions: the delta is always *candidate minus baseline*; a case's score is the mean
-over its scored samples (error samples are left out and counted); a model's pass rate is
-the mean over cases of the fraction of samples passing (the per-answer pass rate, as in
-the run summary); a case "passes" for McNemar, which needs one yes/no per case, when more
-than half of its scored samples pass (with one sample: when it passes).
+Conventions (the ONE definition of a model's figures, used by the run summary too): a
+case's score is the mean over its scored samples (error samples are left out and counted);
+a model's mean score is the mean over cases of those, and its pass rate the mean over cases
+of the fraction of scored samples passing — so the pass rate equals pass@1, and with the
+same number of scored samples per case it is the plain per-answer rate. The delta is always
+*candidate minus baseline*; a case "passes" for McNemar, which needs one yes/no per case,
+when more than half of its scored samples pass (with one sample: when it passes).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from . import stats
+
+if TYPE_CHECKING:
+    from .run.types import ResultRow
 
 #: Score differences smaller than this are ties (scores are weighted means of 0/1 checks).
 TIE_EPSILON = 1e-9
@@ -143,40 +149,25 @@ def format_p(p: float) -> str:
     return "p<0.001" if p < 0.001 else f"p={p:.3f}"
 
 
-def rows_of(doc: Mapping[str, Any], model: str) -> list[dict[str, Any]]:
-    """The result rows of one model in a results.json document."""
-    return [r for r in doc.get("results", []) if r.get("model") == model]
-
-
-def models_of(doc: Mapping[str, Any], role: str | None = None) -> list[str]:
-    """Model names in first-appearance order (config first, then rows), optionally by role."""
-    seen: dict[str, str] = {}
-    for m in doc.get("config", {}).get("models", []):
-        seen.setdefault(m["name"], m.get("role", "candidate"))
-    for r in doc.get("results", []):
-        seen.setdefault(r["model"], r.get("role", "candidate"))
-    return [name for name, r in seen.items() if role is None or r == role]
-
-
-def per_case(rows: Iterable[Mapping[str, Any]]) -> tuple[dict[str, ModelCase], dict[str, CaseInfo]]:
+def per_case(rows: Iterable[ResultRow]) -> tuple[dict[str, ModelCase], dict[str, CaseInfo]]:
     """Collapse one model's rows (any number of samples) into one :class:`ModelCase` per case."""
-    samples: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    samples: dict[str, list[ResultRow]] = defaultdict(list)
     for r in rows:
-        samples[r["case_id"]].append(r)
+        samples[r.case_id].append(r)
     cases: dict[str, ModelCase] = {}
     infos: dict[str, CaseInfo] = {}
     for case_id, rs in samples.items():
-        scored = [r for r in rs if r.get("score") is not None]
-        scores = [float(r["score"]) for r in scored]
+        scored = [r for r in rs if r.score is not None]
+        scores = [float(r.score) for r in scored if r.score is not None]
         cases[case_id] = ModelCase(
             score=sum(scores) / len(scores) if scores else None,
-            passes=sum(1 for r in scored if r.get("passed")),
+            passes=sum(1 for r in scored if r.passed),
             n=len(scored),
             errors=len(rs) - len(scored),
             se=stats.standard_error(scores),
         )
         first = rs[0]
-        infos[case_id] = CaseInfo(case_id, str(first.get("category") or "uncategorised"), first.get("seen"))
+        infos[case_id] = CaseInfo(case_id, str(first.category or "uncategorised"), first.seen)
     return cases, infos
 
 
@@ -258,7 +249,7 @@ def _blocks(pairs: Sequence[_Pair], key: Callable[[_Pair], str | None]) -> tuple
     return tuple(_group(name, groups[name]) for name in sorted(groups))
 
 
-def compare_rows(candidate_rows: Iterable[Mapping[str, Any]], baseline_rows: Iterable[Mapping[str, Any]],
+def compare_rows(candidate_rows: Iterable[ResultRow], baseline_rows: Iterable[ResultRow],
                  candidate: str, baseline: str, *, seed: int = stats.DEFAULT_SEED) -> Comparison:
     """Compare two models' rows case by case; ``candidate``/``baseline`` are display labels."""
     cand_cases, cand_info = per_case(candidate_rows)
@@ -294,66 +285,16 @@ def compare_rows(candidate_rows: Iterable[Mapping[str, Any]], baseline_rows: Ite
     )
 
 
-def merge_previous(doc: Mapping[str, Any], previous: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """``doc`` plus, as baselines, the models of an earlier run that its candidates are compared to.
+def comparisons_for(config: Mapping[str, Any], rows: Sequence[ResultRow]) -> list[Comparison]:
+    """Every comparison a run reports: each candidate against each baseline. A baseline that is
+    another run's model (``reference_for`` in ``config["models"]``, see
+    :func:`gerbil_eval.summary.with_reference`) is compared only with its candidate."""
+    from .run.types import models_in
 
-    Each candidate is paired with the same-named model of ``previous`` (e.g. the last
-    release), or with its only candidate. Those rows join under the label
-    ``"NAME (RUN_ID)"``, marked ``reference_for`` so each is compared only with its
-    candidate. Returns the merged document and the old-name -> label map (to relabel the
-    earlier run's answers). Everything downstream then treats one document.
-    """
-    from .execution.runinfo import require_same_execution
-
-    require_same_execution(previous, doc)
-    old_models = models_of(previous)
-    old_candidates = models_of(previous, "candidate") or old_models
-    run_id = previous.get("run_id") or "previous run"
-    merged: dict[str, Any] = {**doc, "config": dict(doc.get("config", {})),
-                              "results": list(doc.get("results", [])), "summary": dict(doc.get("summary", {}))}
-    merged["config"]["models"] = list(merged["config"].get("models", []))
-    labels: dict[str, str] = {}
-    for name in models_of(doc, "candidate") or models_of(doc):
-        ref = name if name in old_models else (old_candidates[0] if len(old_candidates) == 1 else None)
-        if ref is None or ref in labels:
-            continue
-        label = labels[ref] = f"{ref} ({run_id})"
-        merged["config"]["models"].append({"name": label, "role": "baseline", "reference_for": name,
-                                           "run_id": previous.get("run_id")})
-        merged["results"] += [{**r, "model": label, "role": "baseline"} for r in rows_of(previous, ref)]
-        if ref in previous.get("summary", {}):
-            merged["summary"][label] = {**previous["summary"][ref], "role": "baseline"}
-    return merged, labels
-
-
-def comparisons_for(doc: Mapping[str, Any]) -> list[Comparison]:
-    """Every comparison a run reports: each candidate against each baseline (see :func:`merge_previous`)."""
-    reference_for = {m["name"]: m.get("reference_for") for m in doc.get("config", {}).get("models", [])}
-    return [compare_rows(rows_of(doc, c), rows_of(doc, b), c, b)
-            for c in models_of(doc, "candidate") for b in models_of(doc, "baseline")
+    reference_for = {m["name"]: m.get("reference_for") for m in config.get("models", [])}
+    by_model: dict[str, list[ResultRow]] = defaultdict(list)
+    for r in rows:
+        by_model[r.model].append(r)
+    return [compare_rows(by_model[c], by_model[b], c, b)
+            for c in models_in(config, rows, "candidate") for b in models_in(config, rows, "baseline")
             if reference_for.get(b) in (None, c)]
-
-
-def model_overview(doc: Mapping[str, Any], model: str) -> dict[str, Any]:
-    """A model's headline figures: the run's own ``summary`` entry, completed from its rows.
-
-    The summary (written by the run) is authoritative for cases, mean score, pass rate,
-    errors and performance; the 95% CI and anything the summary lacks come from the rows,
-    so an older or hand-made results.json still renders.
-    """
-    rows = rows_of(doc, model)
-    cases, _ = per_case(rows)
-    totals = model_totals(model, list(cases.values()))
-    computed: dict[str, Any] = {
-        "role": rows[0].get("role", "candidate") if rows else "candidate",
-        "cases": len(cases),
-        "errors": sum(1 for r in rows if r.get("score") is None),
-        "mean_score": totals.mean_score if totals else None,
-        "pass_rate": totals.pass_rate if totals else None,
-        "ci": totals.ci if totals else None,
-        "pass_at_k": totals.pass_at_k if totals else {},
-    }
-    summary = doc.get("summary", {}).get(model, {})
-    merged = {**computed, **{k: v for k, v in summary.items() if v is not None}}
-    merged["pass_at_k"] = {int(k): v for k, v in merged["pass_at_k"].items()}  # JSON made the keys strings
-    return merged

@@ -12,10 +12,10 @@ import argparse
 import re
 from pathlib import Path
 
-from .compare import comparisons_for, merge_previous
-from .gates import add_gate_arguments, check_gate_arguments, gate_status
-from .render import terminal, write_report_files
-from .render.runs import load_answers, load_run, results_path
+from .gates import GateLimits, add_gate_flags, argparse_getter, gate_status
+from .render import ReportOptions, terminal_report, write_reports
+from .render.runs import load_result
+from .summary import with_reference
 
 
 EPILOG = """\
@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, default=None, metavar="DIR",
                         help="where summary.md and report.html go (default: reports/compare-<A>-vs-<B>)")
     parser.add_argument("--report-screenshot", action="store_true", help="also save report.png (headless Chromium)")
-    add_gate_arguments(parser)
+    add_gate_flags(parser.add_argument)
 
 
 def _slug(text: str) -> str:
@@ -44,12 +44,10 @@ def _slug(text: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_gate_arguments(args)
-    old, new = load_run(args.run_a), load_run(args.run_b)
-    merged, labels = merge_previous(new, old)
-    answers = load_answers(results_path(args.run_b).parent)
-    answers.update(load_answers(results_path(args.run_a).parent, labels))
-    out = args.output or Path("reports") / f"compare-{_slug(str(old.get('run_id', 'A')))}-vs-{_slug(str(new.get('run_id', 'B')))}"
-    write_report_files(out, merged, answers, screenshot=args.report_screenshot)
-    print(terminal.render(merged, comparisons_for(merged), out / "report.html"))
-    return gate_status(new, args, old)
+    limits = GateLimits.from_flags(argparse_getter(args))  # out-of-range flags: one line before anything is read
+    old, new = load_result(args.run_a), load_result(args.run_b)
+    merged = with_reference(new, old)
+    out = args.output or Path("reports") / f"compare-{_slug(old.run_id or 'A')}-vs-{_slug(new.run_id or 'B')}"
+    write_reports(out, merged, ReportOptions(screenshot=args.report_screenshot))
+    print(terminal_report(merged, out / "report.html"))
+    return gate_status(merged, limits)

@@ -1,52 +1,124 @@
 """Release gates: turn a finished run into a list of one-line reasons to fail it (exit 1).
 
 Only candidates (``--model``) are gated; baselines are the reference and never fail a run.
-Regression and "better" gates use the paired comparison of :mod:`gerbil_eval.compare` (the
-same numbers the reports print), against the in-run baseline(s) and the ``--compare-to`` run.
+Regression and "better" gates read the run's comparisons (:mod:`gerbil_eval.compare`,
+computed once when the :class:`~gerbil_eval.run.types.RunResult` was built: the same
+numbers the reports print), against the in-run baseline(s) and the ``--compare-to`` run.
+
+The gate flags are declared once, in :data:`GATE_FLAGS`, for the pytest plugin and for the
+``compare`` and ``report`` commands alike, and range-checked once, by :class:`GateLimits`.
+
+May import: ``run``, ``compare``, ``errors``, ``safety``. Never the pytest plugin or its options.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
 
-from .compare import Comparison, comparisons_for, merge_previous, models_of
 from .errors import GerbilEvalError
-from .options import RunOptions
 from .safety.inputs import finite
 
+if TYPE_CHECKING:
+    from .compare import Comparison
+    from .run.types import RunResult
 
-def gate_figures(doc: Mapping[str, Any], model: str) -> dict[str, Any]:
+#: Every gate flag with its argparse/pytest arguments: the one declaration of their names, defaults and help.
+GATE_FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("--min-score", {"type": float, "default": None, "metavar": "X",
+                     "help": "gate: exit 1 if a candidate's (--model's) mean score is below X"}),
+    ("--min-pass-rate", {"type": float, "default": None, "metavar": "X",
+                         "help": "gate: exit 1 if a candidate's pass rate is below X"}),
+    ("--max-regression", {"type": float, "default": None, "metavar": "X",
+                          "help": "gate: exit 1 if a candidate's mean score is more than X below its reference "
+                                  "(the baseline, or the --compare-to run) on the shared cases"}),
+    ("--require-better", {"action": "store_true", "default": False,
+                          "help": "gate: exit 1 unless the 95%% CI of the mean score delta vs the reference "
+                                  "(the baseline, or the --compare-to run) is above 0"}),
+    ("--max-errors", {"type": int, "default": 0, "metavar": "N",
+                      "help": "gate: with any gate flag, exit 1 when a candidate has more than N errored items "
+                              "(default 0): an item that was never answered cannot pass a release; errored items "
+                              "also count as failed (pass rate) and as 0 (mean score)"}),
+)
+
+
+def add_gate_flags(add: Callable[..., Any]) -> None:
+    """Declare the gate flags with ``add`` (an argparse ``add_argument`` or a pytest group's ``addoption``)."""
+    for flag, kwargs in GATE_FLAGS:
+        add(flag, **kwargs)
+
+
+@dataclass(frozen=True)
+class GateLimits:
+    """The gates of one run; out-of-range values are refused here, once (one line naming the flag)."""
+
+    min_score: float | None = None
+    min_pass_rate: float | None = None
+    max_regression: float | None = None
+    require_better: bool = False
+    #: with any gate, more errored candidate items than this fail the run
+    max_errors: int = 0
+
+    def __post_init__(self) -> None:
+        for flag, value in (("--min-score", self.min_score), ("--min-pass-rate", self.min_pass_rate),
+                            ("--max-regression", self.max_regression)):
+            if value is not None:
+                finite(value, flag, 0.0, 1.0)
+        if self.max_errors < 0:
+            raise GerbilEvalError(f"--max-errors must be 0 or more, got {self.max_errors}")
+
+    @classmethod
+    def from_flags(cls, get: Callable[[str], Any]) -> GateLimits:
+        """From the values of the flags of :data:`GATE_FLAGS`; ``get("--min-score")`` returns one
+        (pytest's ``config.getoption``, or :func:`argparse_getter` for a command's namespace)."""
+        return cls(min_score=get("--min-score"), min_pass_rate=get("--min-pass-rate"),
+                   max_regression=get("--max-regression"), require_better=bool(get("--require-better")),
+                   max_errors=get("--max-errors"))
+
+    @property
+    def any(self) -> bool:
+        """Whether any gate is given (``--max-errors`` alone gates nothing)."""
+        return (self.min_score is not None or self.min_pass_rate is not None
+                or self.max_regression is not None or self.require_better)
+
+
+def argparse_getter(args: Any) -> Callable[[str], Any]:
+    """``get("--min-score")`` for an argparse namespace (``args.min_score``)."""
+    return lambda flag: getattr(args, flag.lstrip("-").replace("-", "_"))
+
+
+def gate_figures(run: RunResult, model: str) -> dict[str, Any]:
     """A candidate's items, errored items, mean score and pass rate *as a gate counts them*, from its rows:
     an errored item (no answer, no score) scores 0 and counts as failed — an answer that never came
     cannot pass a release."""
-    rows = [r for r in doc.get("results", []) if r.get("model") == model]
+    rows = run.rows_of(model)
     items = len(rows)
-    scores = [r.get("score") if isinstance(r.get("score"), (int, float)) else 0.0 for r in rows]
+    scores = [r.score if isinstance(r.score, (int, float)) else 0.0 for r in rows]
     return {
         "items": items,
-        "errors": sum(1 for r in rows if r.get("error") is not None or r.get("score") is None),
+        "errors": sum(1 for r in rows if r.error is not None or r.score is None),
         "mean_score": sum(scores) / items if items else None,
-        "pass_rate": sum(1 for r in rows if r.get("passed") is True) / items if items else None,
+        "pass_rate": sum(1 for r in rows if r.passed is True) / items if items else None,
     }
 
 
-def _error_failures(doc: Mapping[str, Any], max_errors: int) -> list[str]:
+def _error_failures(run: RunResult, max_errors: int) -> list[str]:
     """One line per candidate with more errored items than ``--max-errors``: such a run fails every gate."""
     out = []
-    for model in models_of(doc, "candidate"):
-        figures = gate_figures(doc, model)
+    for model in run.models("candidate"):
+        figures = gate_figures(run, model)
         if figures["errors"] > max_errors:
             out.append(f"{model}: {figures['errors']} of {figures['items']} items errored; a gate needs them answered "
                        f"(--max-errors {max_errors})")
     return out
 
 
-def _threshold_failures(doc: Mapping[str, Any], flag: str, key: str, label: str, limit: float | None) -> list[str]:
+def _threshold_failures(run: RunResult, flag: str, key: str, label: str, limit: float | None) -> list[str]:
     if limit is None:
         return []
     out = []
-    for model in models_of(doc, "candidate"):
-        value = gate_figures(doc, model)[key]
+    for model in run.models("candidate"):
+        value = gate_figures(run, model)[key]
         if value is None:
             out.append(f"{flag} {limit:.2f}: {model} has no item in this run")
         elif value < limit:
@@ -69,69 +141,37 @@ def _better_failure(c: Comparison) -> str | None:
     return f"--require-better: {c.verdict}; the 95% CI lower bound must be above 0"
 
 
-def check_gates(doc: Mapping[str, Any], options: RunOptions, previous: Mapping[str, Any] | None) -> list[str]:
-    """Every gate failure of the run ``doc`` as one line each; an empty list means the run passes.
+def check_gates(run: RunResult, limits: GateLimits) -> list[str]:
+    """Every gate failure of ``run`` as one line each; an empty list means the run passes.
 
-    ``previous`` is the ``--compare-to`` run's results.json document, if any. With any gate flag, a
-    run with more errored candidate items than ``--max-errors`` fails with one line per candidate
-    instead: the other gates cannot judge answers that never came.
+    ``run`` is merged with the ``--compare-to`` run, if any (its comparisons include that pair).
+    With any gate, a run with more errored candidate items than ``--max-errors`` fails with one
+    line per candidate instead: the other gates cannot judge answers that never came.
     """
-    gated = (options.min_score is not None or options.min_pass_rate is not None
-             or options.max_regression is not None or options.require_better)
-    if gated and (errors := _error_failures(doc, options.max_errors)):
+    if limits.any and (errors := _error_failures(run, limits.max_errors)):
         return errors
-    failures = _threshold_failures(doc, "--min-score", "mean_score", "mean score", options.min_score)
-    failures += _threshold_failures(doc, "--min-pass-rate", "pass_rate", "pass rate", options.min_pass_rate)
-    if options.max_regression is None and not options.require_better:
+    failures = _threshold_failures(run, "--min-score", "mean_score", "mean score", limits.min_score)
+    failures += _threshold_failures(run, "--min-pass-rate", "pass_rate", "pass rate", limits.min_pass_rate)
+    if limits.max_regression is None and not limits.require_better:
         return failures
-    comparisons = comparisons_for(merge_previous(doc, previous)[0] if previous is not None else doc)
-    if not comparisons:
-        flags = " and ".join(f for f, on in (("--max-regression", options.max_regression is not None),
-                                              ("--require-better", options.require_better)) if on)
+    if not run.comparisons:
+        flags = " and ".join(f for f, on in (("--max-regression", limits.max_regression is not None),
+                                              ("--require-better", limits.require_better)) if on)
         return failures + [f"{flags}: nothing to compare against; add --baseline NAME or --compare-to RUN"]
-    for c in comparisons:
+    for c in run.comparisons:
         if c.delta is None:
             failures.append(f"--max-regression/--require-better: {c.verdict}")
             continue
-        if options.max_regression is not None and (msg := _regression_failure(c, options.max_regression)):
+        if limits.max_regression is not None and (msg := _regression_failure(c, limits.max_regression)):
             failures.append(msg)
-        if options.require_better and (msg := _better_failure(c)):
+        if limits.require_better and (msg := _better_failure(c)):
             failures.append(msg)
     return failures
 
 
-def add_gate_arguments(parser: Any) -> None:
-    """The gate flags of the ``compare`` and ``report`` commands (same names as the pytest options)."""
-    parser.add_argument("--min-score", type=float, default=None, metavar="X",
-                        help="gate: exit 1 if a candidate's mean score is below X")
-    parser.add_argument("--min-pass-rate", type=float, default=None, metavar="X",
-                        help="gate: exit 1 if a candidate's pass rate is below X")
-    parser.add_argument("--max-regression", type=float, default=None, metavar="X",
-                        help="gate: exit 1 if a candidate's mean score is more than X below its reference on the shared cases")
-    parser.add_argument("--require-better", action="store_true",
-                        help="gate: exit 1 unless the 95%% CI of the mean score delta vs the reference is above 0")
-    parser.add_argument("--max-errors", type=int, default=0, metavar="N",
-                        help="gate: with any gate flag, exit 1 when a candidate has more than N errored items "
-                             "(default 0); errored items also count as failed (pass rate) and as 0 (mean score)")
-
-
-def check_gate_arguments(args: Any) -> None:
-    """Refuse out-of-range gate flags with one line, before a command reads or writes anything."""
-    for flag, value in (("--min-score", args.min_score), ("--min-pass-rate", args.min_pass_rate),
-                        ("--max-regression", args.max_regression)):
-        if value is not None:
-            finite(value, flag, 0.0, 1.0)
-    if args.max_errors < 0:
-        raise GerbilEvalError(f"--max-errors must be 0 or more, got {args.max_errors}")
-
-
-def gate_status(doc: Mapping[str, Any], args: Any, previous: Mapping[str, Any] | None) -> int:
-    """Print each gate failure of a command's ``args`` (one line each); 1 if any, else 0."""
-    check_gate_arguments(args)
-    options = RunOptions(min_score=args.min_score, min_pass_rate=args.min_pass_rate,
-                         max_regression=args.max_regression, require_better=args.require_better,
-                         max_errors=args.max_errors)
-    failures = check_gates(doc, options, previous)
+def gate_status(run: RunResult, limits: GateLimits) -> int:
+    """Print each gate failure of a command's run (one line each); 1 if any, else 0."""
+    failures = check_gates(run, limits)
     for line in failures:
         print(f"GATE FAILED: {line}")
     return 1 if failures else 0

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import GerbilEvalError
+from .gates import GateLimits, add_gate_flags
 from .safety.inputs import finite, read_text
 from .safety.redact import register_secret, register_url_secrets
 from .system_prompt import system_prompt_from_flags
@@ -85,10 +86,8 @@ class RunOptions:
     report_dir: Path = Path("reports")
     replay: Path | None = None
     no_cache: bool = False
-    min_score: float | None = None
-    min_pass_rate: float | None = None
-    max_regression: float | None = None
-    require_better: bool = False
+    #: --min-score, --min-pass-rate, --max-regression, --require-better, --max-errors
+    gates: GateLimits = GateLimits()
     compare_to: Path | None = None
     report_screenshot: bool = False
     serve: Path | None = None
@@ -108,8 +107,6 @@ class RunOptions:
     score_timeout: float = DEFAULT_SCORE_TIMEOUT
     #: answers longer than this (UTF-8 bytes) are cut before scoring; the row says so
     max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
-    #: a run with more errored items than this fails every gate (None: no gate is given, nothing to fail)
-    max_errors: int = 0
 
     @property
     def all_models(self) -> tuple[ModelSpec, ...]:
@@ -167,9 +164,6 @@ def add_options(parser: Any) -> None:
              f"a check that runs longer fails as 'timed out' (default {DEFAULT_SCORE_TIMEOUT:g})")
     add("--max-answer-bytes", type=int, default=DEFAULT_MAX_ANSWER_BYTES, metavar="N",
         help=f"cut longer answers to N bytes before scoring; the row says so (default {DEFAULT_MAX_ANSWER_BYTES})")
-    add("--max-errors", type=int, default=0, metavar="N",
-        help="gate: with any gate flag, fail every gate when more than N items errored (default 0): "
-             "an item that was never answered cannot pass a release")
     add("--cases", action="append", default=[], metavar="PATH",
         help="case file or folder (repeatable; default: cases/ when the folder or the rootdir has one, else the "
              "library installed with gerbil-eval)")
@@ -189,12 +183,7 @@ def add_options(parser: Any) -> None:
     add("--replay", default=None, metavar="FILE",
         help='score recorded answers with no network: JSONL of {"model","case_id","sample","content"} (a responses.jsonl works)')
     add("--no-cache", action="store_true", default=False, help="ignore and do not fill the on-disk response cache")
-    add("--min-score", type=float, default=None, metavar="X", help="gate: fail (exit 1) if any --model's mean score < X")
-    add("--min-pass-rate", type=float, default=None, metavar="X", help="gate: fail (exit 1) if any --model's pass rate < X")
-    add("--max-regression", type=float, default=None, metavar="X",
-        help="gate: fail if a --model's mean score is more than X below the baseline (or --compare-to run)")
-    add("--require-better", action="store_true", default=False,
-        help="gate: fail unless the 95%% CI of the score delta vs the baseline (or --compare-to run) is above 0")
+    add_gate_flags(add)
     add("--compare-to", default=None, metavar="RUN", help="compare against an earlier run (run folder or results.json)")
     add("--report-screenshot", action="store_true", default=False,
         help="also save report.png, a headless-Chromium screenshot of report.html")
@@ -235,18 +224,14 @@ def options_from_config(config: Any) -> RunOptions:
     for name in ("--samples", "--concurrency", "--max-tokens", "--exec-workers", "--max-answer-bytes"):
         if get(name) is not None and get(name) < 1:
             raise GerbilEvalError(f"{name} must be at least 1, got {get(name)}")
-    for name in ("--retries", "--max-errors"):
-        if get(name) < 0:
-            raise GerbilEvalError(f"{name} must be 0 or more, got {get(name)}")
+    if get("--retries") < 0:
+        raise GerbilEvalError(f"--retries must be 0 or more, got {get('--retries')}")
     for name in ("--timeout", "--score-timeout", "--exec-timeout"):
         if finite(get(name), name, 0.0) <= 0:
             raise GerbilEvalError(f"{name} must be positive, got {get(name)}")
     finite(get("--temperature"), "--temperature", 0.0)
-    if get("--max-regression") is not None:
-        finite(get("--max-regression"), "--max-regression", 0.0, 1.0)
-    for name in ("--min-score", "--min-pass-rate", "--seen-threshold"):
-        if get(name) is not None:
-            finite(get(name), name, 0.0, 1.0)
+    finite(get("--seen-threshold"), "--seen-threshold", 0.0, 1.0)
+    gates = GateLimits.from_flags(get)
     opt_path = lambda name: Path(get(name)) if get(name) else None  # noqa: E731
     return RunOptions(
         models=models,
@@ -265,10 +250,7 @@ def options_from_config(config: Any) -> RunOptions:
         report_dir=Path(get("--report-dir")),
         replay=opt_path("--replay"),
         no_cache=get("--no-cache"),
-        min_score=get("--min-score"),
-        min_pass_rate=get("--min-pass-rate"),
-        max_regression=get("--max-regression"),
-        require_better=get("--require-better"),
+        gates=gates,
         compare_to=opt_path("--compare-to"),
         report_screenshot=get("--report-screenshot"),
         serve=opt_path("--serve"),
@@ -283,5 +265,4 @@ def options_from_config(config: Any) -> RunOptions:
         allow_python=get("--allow-python"),
         score_timeout=get("--score-timeout"),
         max_answer_bytes=get("--max-answer-bytes"),
-        max_errors=get("--max-errors"),
     )

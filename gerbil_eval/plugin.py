@@ -35,10 +35,10 @@ from .safety.shown import terminal_safe
 
 if TYPE_CHECKING:
     from .cases import Case
-    from .results import Response
+    from .run.types import Response, ResultRow, RunResult
     from .runner import Job
 
-#: Name of the report property that carries an item's result row (JSON) to the controller.
+#: Name of the report property that carries an item's result row and answer text (JSON) to the controller.
 ROW_PROPERTY = "gerbil_eval_row"
 #: Key of the controller's data in an xdist worker's ``workerinput``.
 WORKER_INPUT = "gerbil_eval"
@@ -144,7 +144,8 @@ class CaseItem(pytest.Item):
         raise CaseFailed(terminal_safe(redact(failure_table(self.name, self.job.case, score, self.response.content or ""))))
 
     def _record(self, score: Any) -> None:
-        self.user_properties.append((ROW_PROPERTY, json.dumps(self.run.row(self.job, self.response, score))))
+        row = self.run.row(self.job, self.response, score)
+        self.user_properties.append((ROW_PROPERTY, json.dumps({"row": row.to_dict(), "answer": self.response.shown})))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, (CaseFailed, RequestError)):
@@ -216,14 +217,20 @@ class EvalRun:
         self.scores: dict[tuple[str, str, int], Any] = {}
         self.items: list[pytest.Item] = []
         self._prewarm: threading.Thread | None = None
-        self.rows: dict[str, dict[str, Any]] = {}
+        self.rows: dict[str, ResultRow] = {}
+        #: each row's answer text, for report.html (kept here: the report never re-reads responses.jsonl)
+        self.answers: dict[tuple[str, str, int], str] = {}
+        #: the --compare-to run, read once at the start
+        self.previous: RunResult | None = None
         self.recorded: dict[tuple[str, str, int], Response] | None = None
         self.seen: dict[str, bool] | None = None
         self.fetcher: Any = None
         self.scorer: Any = None  # a ScorePool, started with the first answer
         self.log: Any = None
         self.gate_failures: list[str] = []
-        self.doc: dict[str, Any] | None = None
+        #: what the terminal shows: the run merged with the --compare-to run (set at session finish)
+        self.report: RunResult | None = None
+        self.report_note: str | None = None
         self.run_id = ""
         self.run_dir = Path()
         self.case_paths: list[Path] = []
@@ -247,9 +254,9 @@ class EvalRun:
         from .results import ResponseLog, create_run_dir, make_run_id
 
         if self.options.compare_to is not None:  # a wrong path is a usage error before any request
-            from .render.runs import load_run
+            from .render.runs import load_result
 
-            load_run(self.options.compare_to)
+            self.previous = load_result(self.options.compare_to)
         self.case_paths = [self._resolve(p) for p in self.options.cases]
         self.cases = load_cases(self.case_paths, allow_python=self.options.allow_python)
         for case in self.cases:
@@ -340,7 +347,8 @@ class EvalRun:
 
         stack = contextlib.ExitStack()
         self.config.add_cleanup(stack.close)
-        self.served = list(stack.enter_context(served_models(self.options, self.run_dir)))
+        self.served = list(stack.enter_context(served_models(
+            self.options.serve, self.options.serve_lora, self.options.serve_alias, self.run_dir)))
 
     def _make_fetcher(self) -> Any:
         from .cache import ResponseCache
@@ -383,6 +391,8 @@ class EvalRun:
             self.responses = replayed(jobs, self.recorded, str(self.options.replay), self.log)
             return
         from .errors import InfraError
+        from .score_pool import ScorePool  # noqa: F401 - imported here, not by the first answer while the
+        # prewarm thread imports: on Python 3.11 two threads parsing (pytest rewrites plugin modules) collide
 
         self._prewarm = threading.Thread(target=_import_report_modules, name="gerbil-eval-prewarm", daemon=True)
         self._prewarm.start()
@@ -454,16 +464,11 @@ class EvalRun:
             self.scores[job.key] = self.scorer.submit(job.case, response.content or "",
                                                       {"model": job.model.label, "execution": self.execution})
 
-    def row(self, job: Job, response: Response, score: Any) -> dict[str, Any]:
-        from .results import result_row
-        from .summary import estimate_tokens
+    def row(self, job: Job, response: Response, score: Any) -> ResultRow:
+        from .run.types import ResultRow
 
-        row = result_row(job.model, job.case, response, score, self.seen.get(job.case.id) if self.seen else None)
-        if response.error is None and response.completion_tokens is None:
-            row["completion_tokens"] = estimate_tokens(response.content)
-            row["total_tokens"] = row["completion_tokens"] + (response.prompt_tokens or 0)
-            row["tokens_estimated"] = True
-        return row
+        return ResultRow.of(job.model.label, job.model.role, job.case, response, score,
+                            self.seen.get(job.case.id) if self.seen else None)
 
     # -- reporting ------------------------------------------------------------------------
     @pytest.hookimpl(wrapper=True)
@@ -482,7 +487,11 @@ class EvalRun:
         to send the row on."""
         for name, value in report.user_properties:
             if name == ROW_PROPERTY:
-                self.rows[report.nodeid] = json.loads(value)
+                from .run.types import ResultRow
+
+                data = json.loads(value)
+                row = self.rows[report.nodeid] = ResultRow.from_dict(data["row"])
+                self.answers[row.key] = data["answer"]
         if self.worker is None:
             report.user_properties = [p for p in report.user_properties if p[0] != ROW_PROPERTY]
 
@@ -496,52 +505,63 @@ class EvalRun:
             self._remove_empty_run_dir()
             return
         self._join_prewarm()
-        from .render import write_reports
-        from .results import build_doc, update_latest, write_results
-        from .summary import summarize
+        import datetime as dt
 
-        rows = sorted(self.rows.values(), key=lambda r: (r["case_id"], r["model"], r["sample"]))
-        summary = summarize(rows, [m.label for m in self.models])
-        self.doc = build_doc(self.run_id, self.options, self.models, [c.id for c in self.cases], rows, summary)
-        self.doc["config"]["execution"] = self._execution_info(rows)
-        write_results(self.run_dir, self.doc)
+        from .render import ReportOptions, write_reports
+        from .results import update_latest, write_results
+        from .summary import build_result, with_reference
+
+        rows = list(self.rows.values())
+        config = self._config(rows)
+        created = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        result = build_result(self.run_id, created, config, rows, self.answers)
+        write_results(self.run_dir, result)
         self.gate_failures = []
+        self.report = result
+        if self.previous is not None:
+            try:
+                self.report = with_reference(result, self.previous)
+            except GerbilEvalError as exc:  # e.g. one run with execution, one without: report this run alone
+                self.gate_failures.append(str(exc))
+                self.report_note = f"--compare-to not shown: {exc}"
         try:
-            write_reports(self.run_dir, self.doc, self.options)
+            write_reports(self.run_dir, self.report, ReportOptions(screenshot=self.options.report_screenshot))
         except GerbilEvalError as exc:
             self.gate_failures.append(str(exc))
         except Exception as exc:  # noqa: BLE001 - a broken report must not lose results.json, latest or the gates
             self.gate_failures.append(f"the reports could not be rendered ({type(exc).__name__}: "
                                       f"{' '.join(str(exc).split())[:200]}); results.json and results.csv are complete")
-        try:
-            self.gate_failures += self._gates()
-        except GerbilEvalError as exc:
-            self.gate_failures.append(str(exc))
+        if self.report_note is None:  # a --compare-to run that cannot be merged already failed the gates
+            from .gates import check_gates
+
+            self.gate_failures += check_gates(self.report, self.options.gates)
         update_latest(self.options.report_dir, self.run_dir)
         if self.gate_failures and session.exitstatus == 0:
             session.exitstatus = 1
 
-    def _execution_info(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def _config(self, rows: list[ResultRow]) -> dict[str, Any]:
+        """results.json's ``config``: only named options are copied, the API key never is."""
         from .execution.runinfo import execution_info
         from .execution.sandbox import isolation_level
+        from .safety.redact import strip_userinfo
 
         level = isolation_level(self.gerbil.home, self.gerbil.gxi) if self.gerbil else None
-        return execution_info(self.gerbil, level, rows)
-
-    def _gates(self) -> list[str]:
-        from .gates import check_gates
-        from .render.runs import load_run
-
-        previous = load_run(self.options.compare_to) if self.options.compare_to else None
-        return check_gates(self.doc or {}, self.options, previous)
+        o = self.options
+        return {
+            "models": [{"name": m.name, "base_url": strip_userinfo(m.base_url), "role": m.role} for m in self.models],
+            "temperature": o.temperature, "max_tokens": o.max_tokens, "samples": o.samples, "seed": o.seed,
+            "cases": sorted(c.id for c in self.cases), "replay": str(o.replay) if o.replay else None,
+            "execution": execution_info(self.gerbil, level, rows),
+        }
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.doc is None:
+        if self.report is None:
             return
         from .render import terminal_report
 
         terminalreporter.write_sep("=", "gerbil-eval")
-        terminalreporter.write_line(terminal_report(self.doc, self.options))
+        terminalreporter.write_line(terminal_report(self.report, self.options.report_dir / self.run_id / "report.html",
+                                                    self.report_note))
         for failure in self.gate_failures:
             terminalreporter.write_line(terminal_safe(redact(f"GATE FAILED: {failure}")), red=True, bold=True)
 

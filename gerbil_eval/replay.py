@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 from .errors import GerbilEvalError
-from .results import Response
+from .run.types import Response
 from .safety.inputs import parse_json, read_text, valid_unicode
 from .safety.shown import short_repr
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .compare import comparisons_for
-from .gates import add_gate_arguments, check_gate_arguments, gate_status
-from .options import RunOptions
-from .render import terminal, with_previous, write_reports
-from .render.runs import load_run, results_path
+from .gates import GateLimits, add_gate_flags, argparse_getter, gate_status
+from .render import ReportOptions, terminal_report, write_reports
+from .render.runs import load_result, results_path
+from .summary import with_reference
 
 
 EPILOG = """\
@@ -32,15 +31,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare-to", type=Path, default=None, metavar="RUN",
                         help="also compare with an earlier run (e.g. the last release)")
     parser.add_argument("--report-screenshot", action="store_true", help="also save report.png (headless Chromium)")
-    add_gate_arguments(parser)
+    add_gate_flags(parser.add_argument)
 
 
 def run(args: argparse.Namespace) -> int:
-    check_gate_arguments(args)
-    doc = load_run(args.run)
+    limits = GateLimits.from_flags(argparse_getter(args))  # out-of-range flags: one line before anything is read
+    result = load_result(args.run)
+    if args.compare_to is not None:
+        result = with_reference(result, load_result(args.compare_to))
     run_dir = results_path(args.run).parent
-    options = RunOptions(compare_to=args.compare_to, report_screenshot=args.report_screenshot)
-    write_reports(run_dir, doc, options)
-    merged, _, _ = with_previous(doc, options)
-    print(terminal.render(merged, comparisons_for(merged), run_dir / "report.html"))
-    return gate_status(doc, args, load_run(args.compare_to) if args.compare_to else None)
+    write_reports(run_dir, result, ReportOptions(screenshot=args.report_screenshot))
+    print(terminal_report(result, run_dir / "report.html"))
+    return gate_status(result, limits)

@@ -1,4 +1,4 @@
-"""The run folder and what goes in it: responses.jsonl, result rows, results.json/csv, ``latest``.
+"""The run folder and what goes in it: responses.jsonl, results.json/csv, ``latest``.
 
 Layout (see docs/architecture.md): ``<report-dir>/<run-id>/`` holds every file of
 one run; ``<report-dir>/latest`` is a relative symlink to the newest run folder,
@@ -14,44 +14,14 @@ import json
 import os
 import secrets
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import Iterable
 
 from .errors import GerbilEvalError
 from .fileio import write_json_atomic, write_text_atomic
-from .safety.redact import redact, strip_userinfo
-
-if TYPE_CHECKING:  # imported lazily at run time: keeps `pytest` start-up cheap
-    from .cases import Case
-    from .options import ModelSpec, RunOptions
-    from .scoring import CaseScore
-
-#: Column order of results.csv (and of every result row).
-ROW_FIELDS = ("model", "role", "case_id", "category", "tags", "topic", "sample", "score", "passed", "error",
-              "latency_s", "ttft_s", "prompt_tokens", "completion_tokens", "total_tokens", "seen", "note", "assertions")
-
-
-@dataclass
-class Response:
-    """One answer (or the failure to get one) for a model, case and sample."""
-
-    model: str
-    case_id: str
-    sample: int
-    content: str | None
-    finish_reason: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    total_tokens: int | None = None
-    latency_s: float | None = None
-    ttft_s: float | None = None
-    error: str | None = None  # set when the request failed after retries -> error item
-    cached: bool = False
-
-    @property
-    def key(self) -> tuple[str, str, int]:
-        return (self.model, self.case_id, self.sample)
+from .run.types import ROW_FIELDS, Response, ResultRow, RunResult
+from .safety.redact import redact
 
 
 def make_run_id(now: dt.datetime | None = None) -> str:
@@ -113,57 +83,20 @@ class ResponseLog:
                 self._fd = None
 
 
-def result_row(model: ModelSpec, case: Case, response: Response, score: CaseScore | None, seen: bool | None) -> dict[str, Any]:
-    """One row of results.json: a model's answer to a case (one sample), scored or errored."""
-    row = {
-        "model": model.label, "role": model.role, "case_id": case.id, "category": case.category,
-        "tags": list(case.tags), "topic": case.topic, "sample": response.sample,
-        "score": score.score if score else None, "passed": score.passed if score else None,
-        "error": response.error,
-        "latency_s": response.latency_s, "ttft_s": response.ttft_s, "prompt_tokens": response.prompt_tokens,
-        "completion_tokens": response.completion_tokens, "total_tokens": response.total_tokens, "seen": seen,
-        "note": score.note if score and score.note else None,
-        "assertions": [
-            {"type": a.type, "value": a.value, "weight": a.weight, "passed": a.passed, "score": a.score, "reason": a.reason,
-             **({"not_run": True} if getattr(a, "not_run", False) else {})}
-            for a in (score.assertions if score else ())
-        ],
-    }
-    if score is not None and getattr(score, "not_run", False):  # nothing could be judged without Gerbil
-        row.update(score=None, passed=None, not_run=True)
-    return row
-
-
-def build_doc(run_id: str, options: RunOptions, models: Sequence[ModelSpec], case_ids: Iterable[str],
-              rows: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, Any]:
-    """The results.json document. Only named options are copied: the API key never is."""
-    return {
-        "run_id": run_id,
-        "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "config": {
-            "models": [{"name": m.name, "base_url": strip_userinfo(m.base_url), "role": m.role} for m in models],
-            "temperature": options.temperature, "max_tokens": options.max_tokens, "samples": options.samples,
-            "seed": options.seed, "cases": sorted(case_ids), "replay": str(options.replay) if options.replay else None,
-        },
-        "results": rows,
-        "summary": summary,
-    }
-
-
-def rows_csv(rows: Iterable[dict[str, Any]]) -> str:
-    """Tidy CSV: one line per model, case and sample; tags joined by ';', assertions as JSON."""
+def rows_csv(rows: Iterable[ResultRow]) -> str:
+    """Tidy CSV: one line per model, case and sample, a column per row field; tags joined by ';', assertions
+    as JSON; redacted like results.json."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=ROW_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=ROW_FIELDS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({**row, "tags": ";".join(row.get("tags") or ()),
-                         "assertions": json.dumps(row.get("assertions") or [], ensure_ascii=False)})
+        writer.writerow(redact({**{f: getattr(row, f) for f in ROW_FIELDS}, "tags": ";".join(row.tags),
+                                "assertions": json.dumps([dict(a) for a in row.assertions], ensure_ascii=False)}))
     return out.getvalue()
 
 
-def write_results(run_dir: Path, doc: dict[str, Any]) -> None:
+def write_results(run_dir: Path, run: RunResult) -> None:
     """results.json and results.csv, each written atomically, redacted (no key, no URL credentials)."""
-    doc = redact(doc)
+    doc = redact(run.to_doc())
     write_json_atomic(run_dir / "results.json", doc)
-    write_text_atomic(run_dir / "results.csv", rows_csv(doc["results"]))
-
+    write_text_atomic(run_dir / "results.csv", rows_csv(run.rows))

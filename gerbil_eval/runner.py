@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .cache import ResponseCache, cache_key
 from .client import ChatClient, RequestFailed
-from .results import Response, ResponseLog
+from .results import ResponseLog
+from .run.types import Response
 from .safety.inputs import valid_unicode
 from .safety.redact import redact
 

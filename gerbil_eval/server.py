@@ -33,7 +33,7 @@ import httpx
 
 from .errors import GerbilEvalError, InfraError
 from .fileio import write_json_atomic
-from .options import ModelSpec, RunOptions
+from .options import ModelSpec
 from .serving.options import ServingOptions
 
 #: What to run when the engine is missing. The portable build matters: a native build
@@ -372,18 +372,18 @@ def running_server(models: Sequence[ServedModel], log_path: Path, *, port: int |
 
 
 @contextlib.contextmanager
-def served_models(options: RunOptions, run_dir: Path) -> Iterator[list[ModelSpec]]:
-    """The plugin's hook: with ``--serve`` a running server's model specs, else ``[]``.
+def served_models(gguf: Path | None, lora: Path | None, alias: str | None, run_dir: Path) -> Iterator[list[ModelSpec]]:
+    """The plugin's ``--serve GGUF [--serve-lora ADAPTER] [--serve-alias NAME]``: a running server's
+    model specs, else ``[]``.
 
     The server log is ``run_dir/server.log``; the server is gone when the block exits.
     """
-    if options.serve is None:
-        if options.serve_lora or options.serve_alias:
-            flag = "--serve-lora" if options.serve_lora else "--serve-alias"
+    if gguf is None:
+        if lora or alias:
+            flag = "--serve-lora" if lora else "--serve-alias"
             raise GerbilEvalError(f"{flag} needs --serve GGUF (the model it applies to)")
         yield []
         return
-    model = served_model(options.serve, options.serve_lora, options.serve_alias,
-                         flags=("--serve", "--serve-lora", "--serve-alias"))
+    model = served_model(gguf, lora, alias, flags=("--serve", "--serve-lora", "--serve-alias"))
     with running_server([model], run_dir / "server.log") as server:
         yield server.model_specs()

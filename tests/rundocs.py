@@ -1,8 +1,9 @@
-"""Build results.json documents for the comparison/report tests, shaped as docs/architecture.md says.
+"""Build runs for the comparison/report/gate tests: results.json documents shaped as
+docs/architecture.md says, and the :class:`RunResult` a saved run is read back as.
 
 Rows are made from explicit per-case scores, so each test states the outcome it expects
 instead of reading it back from the code under test. The summary comes from the run's
-own ``gerbil_eval.summary`` when it is there, as in a real run.
+own ``gerbil_eval.summary``, as in a real run.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
+
+from gerbil_eval.run.types import ResultRow, RunResult
+from gerbil_eval.summary import build_result, with_reference
 
 Scores = Mapping[str, float | None | Sequence[float | None]]  # case id -> score, or one score per sample
 
@@ -31,13 +35,14 @@ def row(model: str, role: str, case_id: str, score: float | None, *, sample: int
 
 
 def model_rows(model: str, role: str, scores: Scores, categories: Mapping[str, str] | None = None,
-               seen: Mapping[str, bool] | None = None) -> list[dict[str, Any]]:
+               seen: Mapping[str, bool] | None = None) -> list[ResultRow]:
     out = []
     for case_id, s in scores.items():
         samples = list(s) if isinstance(s, (list, tuple)) else [s]
         for i, value in enumerate(samples):
-            out.append(row(model, role, case_id, value, sample=i,
-                           category=(categories or {}).get(case_id, "basics"), seen=(seen or {}).get(case_id)))
+            out.append(ResultRow.from_dict(row(model, role, case_id, value, sample=i,
+                                               category=(categories or {}).get(case_id, "basics"),
+                                               seen=(seen or {}).get(case_id))))
     return out
 
 
@@ -47,18 +52,19 @@ def make_doc(models: Iterable[tuple[str, str, Scores]], *, run_id: str = "202601
     """A results.json document for ``(name, role, scores)`` models."""
     models = list(models)
     rows = [r for name, role, scores in models for r in model_rows(name, role, scores, categories, seen)]
-    doc: dict[str, Any] = {
-        "run_id": run_id, "created": "2026-01-01T00:00:00+00:00",
-        "config": {"models": [{"name": n, "base_url": "http://127.0.0.1:9/v1", "role": r} for n, r, _ in models],
-                   "temperature": 0.0, "max_tokens": 256, "samples": samples, "seed": None, "cases": []},
-        "results": rows, "summary": {},
-    }
-    try:
-        from gerbil_eval.summary import summarize
-    except ImportError:
-        return doc
-    doc["summary"] = summarize(rows, [n for n, _, _ in models])
-    return doc
+    config = {"models": [{"name": n, "base_url": "http://127.0.0.1:9/v1", "role": r} for n, r, _ in models],
+              "temperature": 0.0, "max_tokens": 256, "samples": samples, "seed": None, "cases": []}
+    return build_result(run_id, "2026-01-01T00:00:00+00:00", config, rows).to_doc()
+
+
+def result_of(doc: Mapping[str, Any], previous: Mapping[str, Any] | None = None,
+              answers: Mapping[tuple[str, str, int], str] | None = None) -> RunResult:
+    """``doc`` as a saved run is read back (and merged with ``previous`` as ``--compare-to`` does)."""
+    def typed(d: Mapping[str, Any], answers: Mapping[tuple[str, str, int], str] | None = None) -> RunResult:
+        return build_result(d.get("run_id", ""), d.get("created", ""), d.get("config", {}),
+                            [ResultRow.from_dict(r) for r in d["results"]], dict(answers or {}))
+    run = typed(doc, answers)
+    return with_reference(run, typed(previous)) if previous is not None else run
 
 
 def save_run(folder: Path, doc: Mapping[str, Any], answers: Mapping[tuple[str, str, int], str] | None = None) -> Path:

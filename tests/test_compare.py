@@ -8,9 +8,10 @@ import re
 import pytest
 
 from gerbil_eval import stats
-from gerbil_eval.compare import compare_rows, comparisons_for, merge_previous, model_overview, models_of, rows_of
+from gerbil_eval.compare import compare_rows
+from gerbil_eval.summary import with_reference
 
-from .rundocs import make_doc, model_rows
+from .rundocs import make_doc, model_rows, result_of
 
 CATS = {"a": "syntax", "b": "syntax", "c": "stdlib", "d": "stdlib", "e": "ffi"}
 
@@ -114,39 +115,45 @@ def test_seen_and_unseen_groups_when_rows_carry_seen() -> None:
     seen = {"a": True, "b": True, "c": False}
     doc = make_doc([("ft", "candidate", {"a": 1.0, "b": 1.0, "c": 0.0}),
                     ("base", "baseline", {"a": 0.0, "b": 0.5, "c": 0.0})], seen=seen)
-    (c,) = comparisons_for(doc)
+    run = result_of(doc)
+    (c,) = run.comparisons
     groups = {g.name: g for g in c.seen_groups}
     assert groups["seen"].delta == pytest.approx(0.75) and groups["unseen"].delta == 0.0
-    assert compare_rows(rows_of(doc, "ft"), rows_of(doc, "ft"), "x", "y").seen_groups  # present whenever seen is known
+    assert compare_rows(run.rows_of("ft"), run.rows_of("ft"), "x", "y").seen_groups  # present whenever seen is known
     plain = make_doc([("ft", "candidate", {"a": 1.0}), ("base", "baseline", {"a": 1.0})])
-    assert comparisons_for(plain)[0].seen_groups == ()
+    assert result_of(plain).comparisons[0].seen_groups == ()
 
 
 def test_every_candidate_is_compared_with_every_baseline() -> None:
     doc = make_doc([("ft1", "candidate", {"a": 1.0}), ("ft2", "candidate", {"a": 1.0}),
                     ("base", "baseline", {"a": 0.0}), ("other", "baseline", {"a": 0.0})])
-    assert [(c.candidate, c.baseline) for c in comparisons_for(doc)] == [
+    assert [(c.candidate, c.baseline) for c in result_of(doc).comparisons] == [
         ("ft1", "base"), ("ft1", "other"), ("ft2", "base"), ("ft2", "other")]
-    assert comparisons_for(make_doc([("ft", "candidate", {"a": 1.0})])) == []
+    assert result_of(make_doc([("ft", "candidate", {"a": 1.0})])).comparisons == ()
 
 
-def test_merge_previous_pairs_each_candidate_with_its_own_earlier_run() -> None:
-    now = make_doc([("ft", "candidate", {"a": 1.0, "b": 1.0}), ("base", "baseline", {"a": 0.0, "b": 0.0})], run_id="new")
+def test_with_reference_pairs_each_candidate_with_its_own_earlier_run() -> None:
+    now_doc = make_doc([("ft", "candidate", {"a": 1.0, "b": 1.0}), ("base", "baseline", {"a": 0.0, "b": 0.0})],
+                       run_id="new")
     old = make_doc([("ft", "candidate", {"a": 1.0, "b": 0.0}), ("base", "baseline", {"a": 0.0, "b": 0.0})], run_id="rel-1.0")
-    merged, labels = merge_previous(now, old)
-    assert labels == {"ft": "ft (rel-1.0)"}
-    assert models_of(merged) == ["ft", "base", "ft (rel-1.0)"]
-    assert [(c.candidate, c.baseline) for c in comparisons_for(merged)] == [("ft", "base"), ("ft", "ft (rel-1.0)")]
-    assert comparisons_for(merged)[1].delta == pytest.approx(0.5)
-    assert len(now["results"]) == 4, "the current run's document is not modified"
+    now = result_of(now_doc, answers={("ft", "a", 0): "new a"})
+    merged = with_reference(now, result_of(old, answers={("ft", "a", 0): "old a", ("base", "a", 0): "base a"}))
+    assert merged.models() == ["ft", "base", "ft (rel-1.0)"]
+    assert [(c.candidate, c.baseline) for c in merged.comparisons] == [("ft", "base"), ("ft", "ft (rel-1.0)")]
+    assert merged.comparisons[1].delta == pytest.approx(0.5)
+    assert merged.comparisons[0] is now.comparisons[0], "the run's own comparison is kept, not computed again"
+    assert merged.summaries["ft (rel-1.0)"].role == "baseline" and merged.summaries["ft (rel-1.0)"].mean_score == 0.5
+    assert merged.answers == {("ft", "a", 0): "new a", ("ft (rel-1.0)", "a", 0): "old a"}, \
+        "the earlier run's answers come along under their label; its other models' do not"
+    assert len(now.rows) == 4, "the current run is not modified"
 
 
-def test_merge_previous_falls_back_to_the_earlier_runs_only_candidate() -> None:
+def test_with_reference_falls_back_to_the_earlier_runs_only_candidate() -> None:
     now = make_doc([("ft-v2", "candidate", {"a": 1.0})], run_id="new")
     old = make_doc([("ft-v1", "candidate", {"a": 0.0}), ("base", "baseline", {"a": 0.0})], run_id="old")
-    merged, labels = merge_previous(now, old)
-    assert labels == {"ft-v1": "ft-v1 (old)"}
-    assert [(c.candidate, c.baseline, c.delta) for c in comparisons_for(merged)] == [("ft-v2", "ft-v1 (old)", 1.0)]
+    merged = result_of(now, old)
+    assert merged.models() == ["ft-v2", "ft-v1 (old)"]
+    assert [(c.candidate, c.baseline, c.delta) for c in merged.comparisons] == [("ft-v2", "ft-v1 (old)", 1.0)]
 
 
 def test_one_shared_case_is_too_few_to_call_a_winner() -> None:
@@ -155,11 +162,26 @@ def test_one_shared_case_is_too_few_to_call_a_winner() -> None:
     assert c.verdict == "only 1 case was scored for both ft and b: too few to tell them apart (+1.00)"
 
 
-def test_model_overview_prefers_the_run_summary_and_fills_in_from_rows() -> None:
+def test_a_saved_runs_figures_come_from_its_rows_whatever_its_summary_says() -> None:
+    """One definition: an old or hand-edited ``summary`` in results.json cannot make a report disagree
+    with the rows it shows."""
     doc = make_doc([("ft", "candidate", {"a": 1.0, "b": 0.0, "c": None})])
     doc["summary"] = {"ft": {"mean_score": 0.42, "latency_p50": 1.5, "pass_at_k": {"1": 0.5}}}
-    view = model_overview(doc, "ft")
-    assert view["mean_score"] == 0.42 and view["latency_p50"] == 1.5
-    assert view["pass_at_k"] == {1: 0.5}, "JSON string keys become ints"
-    assert (view["cases"], view["errors"], view["pass_rate"]) == (3, 1, 0.5)
-    assert view["ci"][0] <= 0.5 <= view["ci"][1]
+    view = result_of(doc).summaries["ft"]
+    assert (view.cases, view.errors, view.mean_score, view.pass_rate) == (3, 1, 0.5, 0.5)
+    assert view.latency_p50 == 0.5 and view.pass_at_k == {}
+    assert view.ci[0] <= 0.5 <= view.ci[1]
+
+
+def test_the_summary_pass_rate_and_the_comparison_pass_rate_are_one_definition() -> None:
+    """Uneven scored samples (one errored): per answer 4/7 would be 0.57; the mean over cases of each
+    case's passing fraction is (3/4 + 1/3) / 2 = 0.54, the same as pass@1 and as the comparison's."""
+    doc = make_doc([("ft", "candidate", {"a": [1.0, 1.0, 1.0, 0.0], "b": [1.0, 0.0, 0.0, None]}),
+                    ("base", "baseline", {"a": [0.0] * 4, "b": [0.0] * 4})], samples=4)
+    run = result_of(doc)
+    summary, totals = run.summaries["ft"], run.comparisons[0].candidate_totals
+    assert summary.pass_rate == pytest.approx((3 / 4 + 1 / 3) / 2) == totals.pass_rate
+    assert summary.pass_at_k[1] == pytest.approx(summary.pass_rate)
+    assert summary.mean_score == pytest.approx((0.75 + 1 / 3) / 2) == totals.mean_score
+    assert (summary.passed, summary.failed, summary.errors) == (4, 3, 1)
+    assert doc["summary"]["ft"]["pass_rate"] == pytest.approx(summary.pass_rate), "results.json says the same"

@@ -32,7 +32,7 @@ GUARD = {
          "tests/test_gates.py::test_require_better_fails_a_noisy_tie_whose_interval_straddles_zero"),
         ("_threshold_failures: elif value < limit: → elif (value <= limit):",
          "tests/test_gates.py::test_min_score_passes_and_fails"),
-        ("gate_figures: …score\"), (int, float)) else 0.0 for r in rows] → …score\"), (int, float)) else 1.0 for r in rows]",
+        ("gate_figures: …r.score, (int, float)) else 0.0 for r in rows] → …r.score, (int, float)) else 1.0 for r in rows]",
          "tests/test_gates.py::test_errored_items_count_as_failed_and_zero_within_max_errors"),
         ("gate_status: return 1 if failures else 0 → return 1 if (not failures) else 0",
          "tests/test_gates.py::test_gate_status_prints_each_failure_and_exits_1_else_0"),

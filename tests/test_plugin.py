@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
+import io
 import json
 import os
 import signal
@@ -389,6 +391,8 @@ def test_xdist_workers_fetch_their_items_and_the_controller_writes_one_report_on
     doc = results(project)
     assert len(doc["results"]) == 12 and doc["summary"]["fake-model"]["passed"] == 11
     assert len((runs[0] / "responses.jsonl").read_text().splitlines()) == 12
+    page = (runs[0] / "report.html").read_text()
+    assert page.count("(hash-for-each") >= 11, "the workers' answers reach the controller's report with their rows"
 
 
 def test_failing_baseline_is_xfail_and_never_fails_the_run_on_standin_server(project):
@@ -446,3 +450,5 @@ def test_token_counts_exact_without_streamed_usage_and_estimated_without_any_on_
     doc = results(project)
     assert all(r["tokens_estimated"] and r["completion_tokens"] > len(GOOD.split()) for r in doc["results"])
     assert doc["summary"]["fake-model"]["tokens_estimated"] is True
+    table = list(csv.DictReader(io.StringIO((latest(project) / "results.csv").read_text())))
+    assert [r["tokens_estimated"] for r in table] == ["True"] * 4, "results.csv carries the flag too"

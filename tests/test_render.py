@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from gerbil_eval.__main__ import main
-from gerbil_eval.options import RunOptions
 from gerbil_eval.render import terminal_report, write_reports
+from gerbil_eval.render.runs import load_result
+from gerbil_eval.summary import with_reference
 
-from .rundocs import make_doc, save_run
+from .rundocs import make_doc, result_of, save_run
 
 CATS = {"hello": "basics", "loop": "basics", "hash": "stdlib", "ffi|c": "ffi"}
 FT = {"hello": 1.0, "loop": 1.0, "hash": 1.0, "ffi|c": 0.5}
@@ -40,13 +41,14 @@ def run(tmp_path: Path) -> tuple[Path, dict]:
     return save_run(tmp_path / "reports" / "run-1", doc, answers_for(doc)), doc
 
 
-def options(tmp_path: Path, **kw) -> RunOptions:
-    return RunOptions(report_dir=tmp_path / "reports", **kw)
+def terminal(doc: dict, tmp_path: Path) -> str:
+    """The terminal report of ``doc`` as the plugin prints it, the report path under tmp_path/reports."""
+    return terminal_report(result_of(doc), tmp_path / "reports" / doc["run_id"] / "report.html")
 
 
 def test_terminal_report_puts_the_verdict_before_the_numbers_and_ends_with_the_report_path(run, tmp_path) -> None:
     _, doc = run
-    text = terminal_report(doc, options(tmp_path))
+    text = terminal(doc, tmp_path)
     lines = text.splitlines()
     assert lines[-1] == f"report: {tmp_path / 'reports' / 'run-1' / 'report.html'}"
     verdict = next(i for i, line in enumerate(lines) if line.startswith(("gerbil-qwen is", "no significant")))
@@ -59,7 +61,7 @@ def test_terminal_report_puts_the_verdict_before_the_numbers_and_ends_with_the_r
 
 def test_terminal_report_aligns_columns(run, tmp_path) -> None:
     _, doc = run
-    lines = terminal_report(doc, options(tmp_path)).splitlines()
+    lines = terminal(doc, tmp_path).splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("case "))
     starts = {line.index("basics") for line in lines[header + 2:header + 6] if "basics" in line}
     assert len(starts) == 1, "the category column starts at the same position on every row"
@@ -69,7 +71,7 @@ def test_terminal_report_shows_only_changed_cases_in_a_long_run(tmp_path) -> Non
     ft = {f"c{i:03d}": 1.0 for i in range(60)}
     base = {**ft, "c007": 0.0, "c042": 0.5}
     doc = make_doc([("ft", "candidate", ft), ("base", "baseline", base)])
-    text = terminal_report(doc, options(tmp_path))
+    text = terminal(doc, tmp_path)
     assert "c007" in text and "c042" in text and "c001" not in text
     assert "(58 cases with equal scores not shown; all cases are in summary.md)" in text
 
@@ -77,13 +79,13 @@ def test_terminal_report_shows_only_changed_cases_in_a_long_run(tmp_path) -> Non
 def test_a_pair_with_no_case_scored_by_both_shows_the_verdict_and_no_empty_tables(tmp_path) -> None:
     errors = {f"c{i:03d}": None for i in range(45)}  # every request failed, e.g. a run against a dead endpoint
     doc = make_doc([("ft", "candidate", errors), ("base", "baseline", {**errors, "c001": 1.0})])
-    text = terminal_report(doc, options(tmp_path))
+    text = terminal(doc, tmp_path)
     block = text[text.index("== ft vs base =="):]
     assert block.splitlines()[1] == "no case was scored for both ft and base: nothing to compare"
     assert "delta\n" not in block.split("case ")[0] and "wins / losses" not in block
     assert "cases with equal scores not shown" not in block  # all 45 unscored cases are listed
     assert block.count("error") >= 45
-    write_reports(tmp_path, doc, options(tmp_path))
+    write_reports(tmp_path, result_of(doc))
     md = (tmp_path / "summary.md").read_text(encoding="utf-8")
     assert "**no case was scored for both ft and base: nothing to compare**\n\n<details>" in md
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
@@ -91,13 +93,13 @@ def test_a_pair_with_no_case_scored_by_both_shows_the_verdict_and_no_empty_table
 
 
 def test_terminal_report_without_baseline_has_no_comparison_block(tmp_path) -> None:
-    text = terminal_report(make_doc([("ft", "candidate", FT)]), options(tmp_path))
+    text = terminal(make_doc([("ft", "candidate", FT)]), tmp_path)
     assert "==" not in text and text.splitlines()[0].startswith("model")
 
 
 def test_summary_md_has_verdict_tables_and_every_case(run, tmp_path) -> None:
     run_dir, doc = run
-    write_reports(run_dir, doc, options(tmp_path))
+    write_reports(run_dir, load_result(run_dir))
     md = (run_dir / "summary.md").read_text(encoding="utf-8")
     assert re.search(r"^\*\*(gerbil-qwen is better|no significant difference).*McNemar p=", md, re.M)
     assert "| model " in md and "|---" in md.replace(" ", "").replace(":", "")
@@ -113,7 +115,7 @@ def test_step_summary_is_appended_when_github_sets_it(run, tmp_path, monkeypatch
     step = tmp_path / "step_summary.md"
     step.write_text("## earlier step\n", encoding="utf-8")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
-    write_reports(run_dir, doc, options(tmp_path))
+    write_reports(run_dir, load_result(run_dir))
     text = step.read_text(encoding="utf-8")
     assert text.startswith("## earlier step\n# gerbil-eval results")
     assert (run_dir / "summary.md").read_text(encoding="utf-8") in text
@@ -121,7 +123,7 @@ def test_step_summary_is_appended_when_github_sets_it(run, tmp_path, monkeypatch
 
 def test_report_html_is_self_contained_and_escapes_answers(run, tmp_path) -> None:
     run_dir, doc = run
-    write_reports(run_dir, doc, options(tmp_path))
+    write_reports(run_dir, load_result(run_dir))
     html = (run_dir / "report.html").read_text(encoding="utf-8")
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", html), "no external assets"
     assert "<script" not in html and "<link" not in html
@@ -135,7 +137,7 @@ def test_report_html_is_self_contained_and_escapes_answers(run, tmp_path) -> Non
 def test_report_html_chart_is_an_embedded_png_bar_chart(run, tmp_path) -> None:
     matplotlib_image = pytest.importorskip("matplotlib.image")
     run_dir, doc = run
-    write_reports(run_dir, doc, options(tmp_path))
+    write_reports(run_dir, load_result(run_dir))
     html = (run_dir / "report.html").read_text(encoding="utf-8")
     data = re.search(r'id="category-chart"[^>]*src="data:image/png;base64,([^"]+)"', html).group(1)
     pixels = matplotlib_image.imread(io.BytesIO(base64.b64decode(data)), format="png")
@@ -148,18 +150,17 @@ def test_compare_to_adds_the_earlier_run_with_its_answers(run, tmp_path) -> None
     old = make_doc([("gerbil-qwen", "candidate", BASE)], categories=CATS, run_id="release-1.0")
     old_dir = save_run(tmp_path / "reports" / "release-1.0", old,
                        {("gerbil-qwen", "hello", 0): "(def old-release-answer 1)"})
-    write_reports(run_dir, doc, options(tmp_path, compare_to=old_dir))
+    write_reports(run_dir, with_reference(load_result(run_dir), load_result(old_dir)))
     md = (run_dir / "summary.md").read_text(encoding="utf-8")
     assert "### gerbil-qwen vs gerbil-qwen (release-1.0)" in md
     assert "(def old-release-answer 1)" in (run_dir / "report.html").read_text(encoding="utf-8")
 
 
-def test_an_unreadable_compare_to_run_still_prints_this_runs_table(run, tmp_path) -> None:
+def test_a_compare_to_run_that_cannot_be_merged_still_prints_this_runs_table_and_says_why(run, tmp_path) -> None:
     _, doc = run
-    text = terminal_report(doc, options(tmp_path, compare_to=tmp_path / "gone"))
+    text = terminal_report(result_of(doc), None, "--compare-to not shown: cannot compare run a with run b")
     assert "== gerbil-qwen vs qwen2.5:7b ==" in text
-    assert text.splitlines()[-1] == f"--compare-to not shown: {tmp_path / 'gone'}: no such file; " \
-        "pass a run folder (reports/<run-id> or reports/latest) or its results.json"
+    assert text.splitlines()[-1] == "--compare-to not shown: cannot compare run a with run b"
 
 
 def test_report_command_rerenders_from_results_json_only(run, tmp_path, capsys) -> None:
@@ -231,3 +232,12 @@ def test_answers_show_prose_apart_from_fenced_code() -> None:
     assert html == ('<div class="prose">Use this:</div><pre><code>(def (f) (&lt; 1 2))</code></pre>'
                     '<div class="prose">Done &amp; dusted.</div>')
     assert answer_html("(def x 1)") == "<pre><code>(def x 1)</code></pre>"
+
+
+def test_reports_take_the_answers_from_the_run_not_from_a_file(tmp_path) -> None:
+    """The plugin hands report.html the answers it holds: the folder needs no responses.jsonl."""
+    doc = make_doc([("gerbil-qwen", "candidate", FT)], categories=CATS)
+    out = tmp_path / "empty"
+    write_reports(out, result_of(doc, answers={("gerbil-qwen", "hash", 0): "(def held-in-memory 1)"}))
+    assert not (out / "responses.jsonl").exists()
+    assert "(def held-in-memory 1)" in (out / "report.html").read_text(encoding="utf-8")

@@ -20,8 +20,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from gerbil_eval.options import RunOptions
-from gerbil_eval.render import write_reports
+from gerbil_eval.render import ReportOptions, write_reports
+from gerbil_eval.render.runs import load_result
 from gerbil_eval.render.screenshot import browser_command, find_browser
 
 from .rundocs import make_doc, save_run
@@ -78,7 +78,7 @@ def report(tmp_path: Path) -> Path:
                    categories=CATEGORIES, run_id="browser-run")
     answers = {(r["model"], r["case_id"], 0): "(def (f x)\n  (* x 2))" for r in doc["results"]}
     run_dir = save_run(tmp_path / "run", doc, answers)
-    write_reports(run_dir, doc, RunOptions(report_dir=tmp_path))
+    write_reports(run_dir, load_result(run_dir))
     return run_dir / "report.html"
 
 
@@ -141,8 +141,7 @@ def test_every_case_id_is_on_the_page(page: Page, report: Path) -> None:
 
 
 def test_report_screenshot_option_saves_a_png_of_the_page(report: Path, tmp_path: Path) -> None:
-    doc = json.loads((report.parent / "results.json").read_text())
-    write_reports(report.parent, doc, RunOptions(report_dir=tmp_path, report_screenshot=True))
+    write_reports(report.parent, load_result(report.parent), ReportOptions(screenshot=True))
     png = (report.parent / "report.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", png[16:24])

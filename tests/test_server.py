@@ -23,7 +23,6 @@ import httpx
 import pytest
 
 from gerbil_eval.errors import GerbilEvalError
-from gerbil_eval.options import RunOptions
 from gerbil_eval.server import (
     LlamaServer,
     ServedModel,
@@ -323,7 +322,7 @@ def test_a_busy_explicit_port_is_reported_not_waited_on(tmp_path: Path) -> None:
 def test_serve_lora_or_alias_without_serve_is_a_usage_error(tmp_path: Path) -> None:
     """--serve-lora alone would otherwise be ignored silently and the base model scored as if adapted."""
     with pytest.raises(GerbilEvalError, match=r"^--serve-lora needs --serve GGUF"):
-        with served_models(RunOptions(serve_lora=tmp_path / "adapter.gguf"), tmp_path):
+        with served_models(None, tmp_path / "adapter.gguf", None, tmp_path):
             pass
-    with served_models(RunOptions(), tmp_path) as specs:
+    with served_models(None, None, None, tmp_path) as specs:
         assert specs == []

@@ -8,7 +8,10 @@ comparable with one where they counted, so ``compare`` and ``--compare-to`` refu
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    from ..run.types import ResultRow, RunResult
 
 from ..errors import GerbilEvalError
 from .gerbil import INSTALL_HINT
@@ -21,11 +24,11 @@ def is_execution(type_name: str) -> bool:
     return (type_name[4:] if type_name.startswith("not-") else type_name) in EXECUTION_TYPES
 
 
-def execution_counts(rows: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
+def execution_counts(rows: Iterable[ResultRow]) -> tuple[int, int]:
     """(execution assertions that ran, execution assertions not run) over result rows."""
     ran = not_run = 0
     for row in rows:
-        for a in row.get("assertions") or ():
+        for a in row.assertions:
             if is_execution(str(a.get("type", ""))):
                 if a.get("not_run"):
                     not_run += 1
@@ -34,16 +37,16 @@ def execution_counts(rows: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
     return ran, not_run
 
 
-def execution_info(gerbil: Any, isolation: str | None, rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+def execution_info(gerbil: Any, isolation: str | None, rows: Iterable[ResultRow]) -> dict[str, Any]:
     """The ``config.execution`` entry of results.json."""
     ran, not_run = execution_counts(rows)
     return {"enabled": gerbil is not None, "gxi_version": getattr(gerbil, "version", None),
             "gxi": getattr(gerbil, "gxi", None), "isolation": isolation, "assertions_run": ran, "not_run": not_run}
 
 
-def not_run_line(doc: Mapping[str, Any]) -> str | None:
+def not_run_line(run: RunResult) -> str | None:
     """The one loud summary line when execution assertions were not run, else None."""
-    info = (doc.get("config") or {}).get("execution") or {}
+    info = run.config.get("execution") or {}
     n = info.get("not_run") or 0
     if not n:
         return None
@@ -51,17 +54,17 @@ def not_run_line(doc: Mapping[str, Any]) -> str | None:
             f"were left out of every score because no Gerbil was found; {INSTALL_HINT}")
 
 
-def _mode(doc: Mapping[str, Any]) -> tuple[bool, bool]:
+def _mode(run: RunResult) -> tuple[bool, bool]:
     """(with execution, has execution assertions at all)."""
-    info = (doc.get("config") or {}).get("execution") or {}
+    info = run.config.get("execution") or {}
     ran, not_run = info.get("assertions_run") or 0, info.get("not_run") or 0
     return bool(info.get("enabled")) and not not_run, bool(ran or not_run)
 
 
-def require_same_execution(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+def require_same_execution(old: RunResult, new: RunResult) -> None:
     """Refuse to compare a run with execution against one without (when either has execution assertions)."""
     (old_with, old_any), (new_with, new_any) = _mode(old), _mode(new)
     if (old_any or new_any) and old_with != new_with:
-        label = lambda doc, w: f"run {doc.get('run_id', '?')} ({'with' if w else 'without'} execution)"  # noqa: E731
+        label = lambda run, w: f"run {run.run_id or '?'} ({'with' if w else 'without'} execution)"  # noqa: E731
         raise GerbilEvalError(f"cannot compare {label(old, old_with)} with {label(new, new_with)}: its scores leave "
                               "out the execution assertions; rerun both with Gerbil (--gxi / $GERBIL_HOME)")

@@ -11,12 +11,12 @@ import base64
 import re
 from collections import defaultdict
 from html import escape
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
-from ..compare import Comparison, models_of, per_case, rows_of
+from ..compare import Comparison, per_case
+from ..run.types import ResultRow, RunResult
 from . import tables
 from .figures import png_figure
-from .runs import Answers
 
 _BEST = "\x00"  # prefix a builder's mark puts on the best cell; becomes class="best"
 
@@ -66,11 +66,11 @@ def _best(cell: str) -> str:
     return _BEST + cell
 
 
-def category_means(doc: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+def category_means(run: RunResult) -> dict[str, dict[str, float]]:
     """model -> category -> mean score over the model's scored cases in that category."""
     out: dict[str, dict[str, float]] = {}
-    for model in models_of(doc):
-        cases, infos = per_case(rows_of(doc, model))
+    for model in run.models():
+        cases, infos = per_case(run.rows_of(model))
         by_cat: dict[str, list[float]] = defaultdict(list)
         for cid, mc in cases.items():
             if mc.score is not None:
@@ -118,9 +118,9 @@ def _comparison(c: Comparison) -> str:
     return "".join(parts)
 
 
-def _assertions(row: Mapping[str, Any]) -> str:
+def _assertions(row: ResultRow) -> str:
     items = []
-    for a in row.get("assertions") or []:
+    for a in row.assertions:
         ok = bool(a.get("passed"))
         value = a.get("value")
         if a.get("not_run"):
@@ -133,13 +133,13 @@ def _assertions(row: Mapping[str, Any]) -> str:
     return f'<ul class="asserts">{"".join(items)}</ul>' if items else ""
 
 
-def _status(row: Mapping[str, Any]) -> str:
-    if row.get("not_run"):
+def _status(row: ResultRow) -> str:
+    if row.not_run:
         return '<span class="tag">not run</span>'
-    if row.get("score") is None:
+    if row.score is None:
         return '<span class="tag error">error</span>'
-    ok = bool(row.get("passed"))
-    return f'<span class="tag {"pass" if ok else "fail"}">{"pass" if ok else "fail"} {float(row["score"]):.2f}</span>'
+    ok = bool(row.passed)
+    return f'<span class="tag {"pass" if ok else "fail"}">{"pass" if ok else "fail"} {float(row.score):.2f}</span>'
 
 
 _FENCE = re.compile(r"^```[^\n`]*\n(.*?)^```[ \t]*$", re.M | re.S)
@@ -160,45 +160,44 @@ def _prose(text: str) -> str:
     return f'<div class="prose">{escape(text.strip())}</div>' if text.strip() else ""
 
 
-def _sample(row: Mapping[str, Any], answer: str | None, several: bool) -> str:
-    head = f"sample {row.get('sample', 0)} " if several else ""
-    body = answer_html(answer) if answer is not None else _prose(row.get("error") or "(answer not recorded)")
+def _sample(row: ResultRow, answer: str | None, several: bool) -> str:
+    head = f"sample {row.sample} " if several else ""
+    body = answer_html(answer) if answer is not None else _prose(row.error or "(answer not recorded)")
     return f"<div>{head}{_status(row)}</div>{body}{_assertions(row)}"
 
 
-def _cases(doc: Mapping[str, Any], answers: Answers) -> str:
+def _cases(run: RunResult) -> str:
     """Per case, collapsible: the models' answers side by side with each assertion's result."""
-    models = models_of(doc)
-    by_case: dict[str, dict[str, list[Mapping[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-    for r in doc.get("results", []):
-        by_case[str(r["case_id"])][r["model"]].append(r)
+    models = run.models()
+    by_case: dict[str, dict[str, list[ResultRow]]] = defaultdict(lambda: defaultdict(list))
+    for r in run.rows:
+        by_case[r.case_id][r.model].append(r)
     out = []
-    for case_id in sorted(by_case, key=lambda c: (str(next(iter(by_case[c].values()))[0].get("category")), c)):
+    for case_id in sorted(by_case, key=lambda c: (str(next(iter(by_case[c].values()))[0].category), c)):
         per_model = by_case[case_id]
         first = next(iter(per_model.values()))[0]
         summary_cells = []
         cols = []
         for model in models:
-            rows = sorted(per_model.get(model, []), key=lambda r: r.get("sample", 0))
+            rows = sorted(per_model.get(model, []), key=lambda r: r.sample)
             if not rows:
                 continue
             mc = per_case(rows)[0][case_id]
             summary_cells.append(f"{escape(model)}: {escape(tables.case_cell(mc))}")
-            samples = "".join(_sample(r, answers.get((model, case_id, int(r.get("sample", 0)))), len(rows) > 1)
-                              for r in rows)
+            samples = "".join(_sample(r, run.answers.get(r.key), len(rows) > 1) for r in rows)
             cols.append(f'<div class="col"><h4>{escape(model)}</h4>{samples}</div>')
-        failing = any(r.get("passed") is not True for rs in per_model.values() for r in rs)
+        failing = any(r.passed is not True for rs in per_model.values() for r in rs)
         out.append(
             f'<details class="case" id="case-{escape(case_id, quote=True)}"{" open" if failing and len(by_case) <= 20 else ""}>'
-            f"<summary><strong>{escape(case_id)}</strong> <span class=\"facts\">{escape(str(first.get('category') or ''))}</span>"
+            f"<summary><strong>{escape(case_id)}</strong> <span class=\"facts\">{escape(str(first.category or ''))}</span>"
             f" — {' · '.join(summary_cells)}</summary><div class=\"cols\">{''.join(cols)}</div></details>")
     return "".join(out)
 
 
-def render(doc: Mapping[str, Any], comparisons: Sequence[Comparison], answers: Answers) -> str:
+def render(run: RunResult) -> str:
     """The whole report.html text."""
-    run_id = str(doc.get("run_id", ""))
-    means = category_means(doc)
+    run_id, comparisons = run.run_id, run.comparisons
+    means = category_means(run)
     chart = ""
     if any(means.values()):
         data = base64.b64encode(chart_png(means)).decode("ascii")
@@ -206,10 +205,10 @@ def render(doc: Mapping[str, Any], comparisons: Sequence[Comparison], answers: A
     parts = [
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
         f"<title>gerbil-eval {escape(run_id)}</title><style>{CSS}</style></head><body>",
-        f"<h1>gerbil-eval results</h1><p class=\"facts\">run {escape(run_id)} · {escape(str(doc.get('created', '')))}</p>",
+        f"<h1>gerbil-eval results</h1><p class=\"facts\">run {escape(run_id)} · {escape(run.created)}</p>",
         "".join(_verdict(c) for c in comparisons),
-        "<h2>Models</h2>", _table(tables.model_table(doc, _best)),
-        "<h2>Performance</h2>", _table(tables.performance_table(doc, _best)),
+        "<h2>Models</h2>", _table(tables.model_table(run, _best)),
+        "<h2>Performance</h2>", _table(tables.performance_table(run, _best)),
         "<h2>Per category</h2>", chart,
     ]
     if comparisons:
@@ -217,5 +216,5 @@ def render(doc: Mapping[str, Any], comparisons: Sequence[Comparison], answers: A
                   "<p class=\"facts\">Delta = first model minus second. 95% CIs: percentile bootstrap over cases "
                   "(paired for the delta, seeded). McNemar: exact binomial test on the cases only one model passes.</p>"]
         parts += [_comparison(c) for c in comparisons]
-    parts += ["<h2>Cases</h2>", _cases(doc, answers), "</body></html>"]
+    parts += ["<h2>Cases</h2>", _cases(run), "</body></html>"]
     return "".join(parts) + "\n"

@@ -6,11 +6,10 @@ and the full per-case table folded in a ``<details>`` block so it does not drown
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
-
 from tabulate import tabulate
 
 from ..compare import Comparison
+from ..run.types import RunResult
 from . import tables
 
 
@@ -43,20 +42,19 @@ def comparison_section(c: Comparison) -> str:
     return "\n".join(parts)
 
 
-def render(doc: Mapping[str, Any], comparisons: Sequence[Comparison]) -> str:
+def render(run: RunResult) -> str:
     """The whole summary.md text."""
-    run_id = doc.get("run_id", "")
-    config = doc.get("config", {})
-    facts = [f"run `{run_id}`" if run_id else "", doc.get("created", ""),
+    run_id, config, comparisons = run.run_id, run.config, run.comparisons
+    facts = [f"run `{run_id}`" if run_id else "", run.created,
              f"{config['samples']} samples per case" if config.get("samples", 1) > 1 else "",
              f"temperature {config['temperature']}" if "temperature" in config else ""]
     from ..execution.runinfo import not_run_line
 
-    loud = not_run_line(doc)
+    loud = not_run_line(run)
     parts = ["# gerbil-eval results", "", " · ".join(f for f in facts if f), "",
              *([f"**{loud}**", ""] if loud else []),
-             "## Models", "", _table(tables.model_table(doc, best)), "",
-             "## Performance", "", _table(tables.performance_table(doc, best))]
+             "## Models", "", _table(tables.model_table(run, best)), "",
+             "## Performance", "", _table(tables.performance_table(run, best))]
     if comparisons:
         parts += ["", "## Comparison", "",
                   "Delta = first model minus second. 95% CIs: paired percentile bootstrap over cases (seeded). "

@@ -1,4 +1,4 @@
-"""Reading saved runs back: results.json (a run folder or the file) and its answers.
+"""Reading saved runs back: results.json (a run folder or the file) and its answers, as a RunResult.
 
 Used by ``compare``, ``report`` and ``--compare-to``; every problem is one line naming the
 path and what to pass instead.
@@ -12,10 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GerbilEvalError
+from ..run.types import Answers, ResultRow, RunResult, shown_answer
 from ..safety.inputs import parse_json, read_text
-
-#: (model, case id, sample) -> the answer text, as recorded in responses.jsonl.
-Answers = dict[tuple[str, str, int], str]
 
 
 def results_path(path: Path) -> Path:
@@ -31,8 +29,18 @@ def results_path(path: Path) -> Path:
     return path
 
 
+def load_result(path: Path) -> RunResult:
+    """A saved run, with the answers of its folder's responses.jsonl, its summaries and comparisons
+    computed (from its rows, by the current definitions: an older results.json reads the same)."""
+    from ..summary import build_result
+
+    doc = load_run(path)
+    return build_result(str(doc.get("run_id") or ""), str(doc.get("created") or ""), doc.get("config", {}),
+                        [ResultRow.from_dict(r) for r in doc["results"]], load_answers(results_path(path).parent))
+
+
 def load_run(path: Path) -> dict[str, Any]:
-    """The results.json document of a run folder (or of the file itself)."""
+    """The results.json document of a run folder (or of the file itself), each row checked."""
     file = results_path(path)
     if not file.exists():
         raise GerbilEvalError(f"{file}: no such file; pass a run folder (reports/<run-id> or reports/latest) or its results.json")
@@ -81,13 +89,11 @@ def _row_problem(row: Any) -> str | None:
     return None
 
 
-def load_answers(folder: Path, rename: dict[str, str] | None = None) -> Answers:
+def load_answers(folder: Path) -> Answers:
     """Answers from ``folder/responses.jsonl`` (the last line wins for a repeated key).
 
     Missing file: no answers (the report then shows scores without text). Unreadable lines
     are skipped: the file is appended while a run is live and its last line may be partial.
-    ``rename`` maps model names to the labels they carry in a merged report; models
-    it does not name are left out.
     """
     file = folder / "responses.jsonl"
     answers: Answers = {}
@@ -97,10 +103,8 @@ def load_answers(folder: Path, rename: dict[str, str] | None = None) -> Answers:
         for line in fh:
             try:
                 r = json.loads(line)
-                model = str(r["model"]) if rename is None else rename.get(str(r["model"]))
-                case_id, sample = str(r["case_id"]), int(r.get("sample", 0))
+                key = (str(r["model"]), str(r["case_id"]), int(r.get("sample", 0)))
             except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                 continue
-            if model is not None:
-                answers[(model, case_id, sample)] = r.get("content") or (f"[error] {r['error']}" if r.get("error") else "")
+            answers[key] = shown_answer(r.get("content"), r.get("error"))
     return answers

@@ -7,9 +7,10 @@ style, HTML) and how to mark the best value (``mark``), so every output shows th
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
-from ..compare import CaseComparison, Comparison, GroupBlock, ModelCase, format_p, model_overview, models_of
+from ..compare import CaseComparison, Comparison, GroupBlock, ModelCase, format_p
+from ..run.types import RunResult
 
 Table = tuple[list[str], list[list[str]]]
 Mark = Callable[[str], str]
@@ -64,18 +65,18 @@ def _marked(cells: list[str], values: list[float | None], mark: Mark, higher: bo
     return [mark(c) if best is not None and v == best else c for c, v in zip(cells, values)]
 
 
-def model_table(doc: Mapping[str, Any], mark: Mark = plain) -> Table:
+def model_table(run: RunResult, mark: Mark = plain) -> Table:
     """One row per model: the quality headline (best mean score and pass rate marked)."""
-    models = models_of(doc)
-    views = [model_overview(doc, m) for m in models]
-    k_values = sorted({k for v in views for k in v.get("pass_at_k", {})}, key=int)
+    models = run.models()
+    views = [run.summaries[m] for m in models]
+    k_values = sorted({k for v in views for k in v.pass_at_k})
     headers = ["model", "role", "cases", "mean score", "95% CI", "pass rate", "errors"] + [f"pass@{k}" for k in k_values]
-    means = _marked([num(v["mean_score"]) for v in views], [v["mean_score"] for v in views], mark)
-    rates = _marked([pct(v["pass_rate"]) for v in views], [v["pass_rate"] for v in views], mark)
+    means = _marked([num(v.mean_score) for v in views], [v.mean_score for v in views], mark)
+    rates = _marked([pct(v.pass_rate) for v in views], [v.pass_rate for v in views], mark)
     rows = []
     for i, (m, v) in enumerate(zip(models, views)):
-        pak = [num(v.get("pass_at_k", {}).get(k)) for k in k_values]
-        rows.append([m, v["role"], str(v["cases"]), means[i], ci(v.get("ci")), rates[i], str(v["errors"])] + pak)
+        pak = [num(v.pass_at_k.get(k)) for k in k_values]
+        rows.append([m, v.role or "candidate", str(v.cases), means[i], ci(v.ci), rates[i], str(v.errors)] + pak)
     return headers, rows
 
 
@@ -89,13 +90,13 @@ PERFORMANCE_COLUMNS = (
 )
 
 
-def performance_table(doc: Mapping[str, Any], mark: Mark = plain) -> Table:
-    """One row per model: how fast it answered on this machine (from the run's summary)."""
-    models = models_of(doc)
-    views = [model_overview(doc, m) for m in models]
+def performance_table(run: RunResult, mark: Mark = plain) -> Table:
+    """One row per model: how fast it answered on this machine (from the run's summaries)."""
+    models = run.models()
+    views = [run.summaries[m] for m in models]
     columns = []
     for _, key, fmt, higher in PERFORMANCE_COLUMNS:
-        values = [v.get(key) for v in views]
+        values = [getattr(v, key) for v in views]
         columns.append(_marked([num(x, fmt) for x in values], values, mark, higher))
     rows = [[m] + [col[i] for col in columns] for i, m in enumerate(models)]
     return ["model"] + [h for h, *_ in PERFORMANCE_COLUMNS], rows

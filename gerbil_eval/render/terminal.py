@@ -7,11 +7,10 @@ the models differ, and point to summary.md for the rest.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Sequence
-
 from tabulate import tabulate
 
 from ..compare import Comparison
+from ..run.types import RunResult
 from . import tables
 
 #: Per-case rows shown before the terminal switches to "changed cases only".
@@ -50,15 +49,15 @@ def comparison_block(c: Comparison) -> str:
     return "\n".join(parts)
 
 
-def render(doc: Mapping[str, Any], comparisons: Sequence[Comparison], report_path: Path | None) -> str:
+def render(run: RunResult, report_path: Path | None) -> str:
     """The whole terminal report as one string (no trailing newline)."""
-    parts = [_table(tables.model_table(doc, best)), "", _table(tables.performance_table(doc, best))]
-    for c in comparisons:
+    parts = [_table(tables.model_table(run, best)), "", _table(tables.performance_table(run, best))]
+    for c in run.comparisons:
         parts += ["", comparison_block(c)]
     parts += ["", "* marks the best value"]
     from ..execution.runinfo import not_run_line
 
-    loud = not_run_line(doc)
+    loud = not_run_line(run)
     if loud:
         parts.append(loud)
     if report_path is not None:
