@@ -12,6 +12,9 @@ PYTEST := $(BIN)/python -m pytest
 # into .venv/gerbil; the tests reach it through $GERBIL_HOME only. Users install Gerbil their own way.
 GERBIL_TARBALL := ../shared/gerbil/gerbil-v0.18.1-linux-x86_64.tar.zst
 GERBIL_DIR     := $(VENV)/gerbil/gerbil-v0.18.1
+# Every target that scores answers finds that Gerbil unless the user's $GERBIL_HOME says otherwise
+# (without one, the execution assertions are reported "not run").
+WITH_GERBIL    := GERBIL_HOME="$${GERBIL_HOME:-$(CURDIR)/$(GERBIL_DIR)}"
 # The real OpenCode CLI for the end-to-end tests (npm; its platform binary is an optional dependency).
 OPENCODE_VERSION := 1.18.33
 OPENCODE := $(VENV)/opencode/node_modules/.bin/opencode
@@ -67,22 +70,22 @@ $(OPENCODE):
 	npm install --no-audit --no-fund --prefix $(VENV)/opencode opencode-ai@$(OPENCODE_VERSION)
 
 test: setup $(OPENCODE)
-	GERBIL_HOME="$${GERBIL_HOME:-$(CURDIR)/$(GERBIL_DIR)}" $(PYTEST) -n 2 -q
+	$(WITH_GERBIL) $(PYTEST) -n 2 -q
 
 eval: setup
 ifeq ($(strip $(MODEL)),)
-	gguf="$$($(BIN)/python -m gerbil_eval model-path)" && { $(PYTEST) --serve "$$gguf" --max-tokens $(MAX_TOKENS) -q $(EVAL_ARGS) || test $$? -eq 1; }
+	gguf="$$($(BIN)/python -m gerbil_eval model-path)" && { $(WITH_GERBIL) $(PYTEST) --serve "$$gguf" --max-tokens $(MAX_TOKENS) -q $(EVAL_ARGS) || test $$? -eq 1; }
 else
-	$(PYTEST) --model "$(MODEL)" $(if $(BASE_URL),--base-url "$(BASE_URL)") --max-tokens $(MAX_TOKENS) -q $(EVAL_ARGS) || test $$? -eq 1
+	$(WITH_GERBIL) $(PYTEST) --model "$(MODEL)" $(if $(BASE_URL),--base-url "$(BASE_URL)") --max-tokens $(MAX_TOKENS) -q $(EVAL_ARGS) || test $$? -eq 1
 endif
 
 compare: setup
 	@test -n "$(ADAPTER)" || { echo "usage: make compare ADAPTER=adapter.gguf"; exit 2; }
-	$(BIN)/python -m gerbil_eval compare-adapter --adapter "$(ADAPTER)" --max-tokens $(MAX_TOKENS) -- $(EVAL_ARGS) || test $$? -eq 1
+	$(WITH_GERBIL) $(BIN)/python -m gerbil_eval compare-adapter --adapter "$(ADAPTER)" --max-tokens $(MAX_TOKENS) -- $(EVAL_ARGS) || test $$? -eq 1
 
 # Resumable like `pipeline run`: rerunning continues where it stopped (rm -rf $(DEMO_DIR) to start over).
 demo: setup
-	$(BIN)/python -m pipeline run --backend local --workdir $(DEMO_DIR) \
+	$(WITH_GERBIL) $(BIN)/python -m pipeline run --backend local --workdir $(DEMO_DIR) \
 	    --cookbook $(SHARED_DATA)/gerbil-mcp/cookbooks.json --docs $(SHARED_DATA)/gerbil-docs \
 	    --train-args "$(DEMO_TRAIN_ARGS)" --pytest-args "$(DEMO_PYTEST_ARGS)" --gate ""
 	@echo; echo "== make demo: verdict =="

@@ -23,6 +23,7 @@ as a release in the state file (pipeline/releases.py).
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import subprocess
 import sys
@@ -66,7 +67,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=DEFAULT_BASE, help=f"Together base model (default {DEFAULT_BASE})")
     p.add_argument("--target", choices=("ollama", "llama-server"), default=None,
                    help="where to deploy (default: ollama; llama-server with --backend local)")
-    p.add_argument("--name", default="gerbil-qwen", help="deployed model name (default gerbil-qwen)")
+    p.add_argument("--name", default=None,
+                   help="deployed model name (default: gerbil-qwen on Together; with --backend local, gerbil- and the "
+                   "base GGUF's name, e.g. gerbil-smollm2-135m-instruct)")
     p.add_argument("--ollama-base", default=None, help="Ollama base model (default: the --model family's, e.g. qwen2.5:7b-instruct)")
     p.add_argument("--ollama-host", default=DEFAULT_HOST, help=f"Ollama server (default {DEFAULT_HOST})")
     p.add_argument("--base-gguf", type=Path, default=None,
@@ -189,6 +192,16 @@ def resolve_target(args: argparse.Namespace) -> None:
         except GerbilEvalError:
             if not args.dry_run:
                 raise
+    if args.name is None:
+        args.name = default_name(args)
+
+
+def default_name(args: argparse.Namespace) -> str:
+    """The deployed model's name: a local adapter is named after the base it was trained on, not after Qwen."""
+    if args.backend == "local" and args.base_gguf is not None:
+        stem = re.sub(r"[^a-z0-9.-]+", "-", Path(args.base_gguf).name.lower().split(".")[0]).strip("-")
+        return f"gerbil-{stem or 'local'}"
+    return "gerbil-local" if args.backend == "local" else "gerbil-qwen"
 
 
 def run_gate(args: argparse.Namespace, cmd: list[str], call: Callable[[list[str]], int]) -> int:

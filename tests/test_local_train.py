@@ -208,4 +208,5 @@ def test_pipeline_run_dry_run_shows_the_local_plan(tmp_path, capfd):
     plan = json.loads(out.split("on this machine:\n", 1)[1].split("\n==> ", 1)[0])
     assert (plan["steps"], plan["eval_every"], plan["keep_best"], plan["config"]["learning_rate"]) == (7, 5, True, 2e-4)
     assert f"--train-data {workdir}/data/training_data_together.jsonl" in out  # the report will say which cases were seen
+    assert "--alias gerbil-smollm2-135m-instruct " in out and "gerbil-qwen" not in out  # named after its base
     assert not workdir.exists()
