@@ -118,25 +118,26 @@ def step_commands(args: argparse.Namespace, adapter_dir: str | None) -> dict[str
     gguf = str(Path(args.workdir) / ADAPTER_GGUF)
     gate, extra = shlex.split(args.gate), shlex.split(args.pytest_args)
     local = args.backend == "local"
+    name = args.name or default_name(args)
     data_file = Path(args.workdir) / DATA_SUBDIR / TOGETHER_FILE
     train = [f for name in TRAIN_FLAGS if getattr(args, name) is not None
              for f in (f"--{name.replace('_', '-')}", str(getattr(args, name)))]
     train += ["--force"] if args.force or args.retrain else []
     if args.target == "ollama":
         ollama_base = args.ollama_base or family_for(args.model).ollama_base
-        deploy = pipe + ["deploy", "ollama", *workdir, "--name", args.name, "--base", ollama_base,
+        deploy = pipe + ["deploy", "ollama", *workdir, "--name", name, "--base", ollama_base,
                          "--host", args.ollama_host, "--adapter", gguf]
         deploy += ["--merged", "--base-gguf", str(args.base_gguf or "<--base-gguf>")] if args.merged else []
-        gate_cmd = [sys.executable, "-m", "pytest", "--model", args.name, "--baseline", ollama_base,
+        gate_cmd = [sys.executable, "-m", "pytest", "--model", name, "--baseline", ollama_base,
                     "--base-url", f"{args.ollama_host}/v1", "--cases", str(args.cases), *extra, *gate]
     else:
         base = str(args.base_gguf or "<--base-gguf>")
         # The gate serves base and base+adapter itself; deploy records the deployment for `pipeline opencode`.
-        deploy = pipe + ["deploy", "llama-server", *workdir, "--gguf", base, "--alias", args.name,
+        deploy = pipe + ["deploy", "llama-server", *workdir, "--gguf", base, "--alias", name,
                          "--adapter", gguf, "--record-only"]
         seen = ["--train-data", str(data_file)] if local else []  # the report says which cases training saw
         gate_cmd = [sys.executable, "-m", "gerbil_eval", "compare-adapter", "--gguf", base, "--adapter", gguf,
-                    "--", "--cases", str(args.cases), *seen, *extra, *gate]  # pytest's arguments go after --
+                    "--alias", name, "--", "--cases", str(args.cases), *seen, *extra, *gate]  # pytest's arguments go after --
     return {
         "data": _data_command(args, pipe),
         "train": pipe + ["train", *workdir, *(["--backend", "local"] if local else ["--model", args.model]), *train,
@@ -192,8 +193,6 @@ def resolve_target(args: argparse.Namespace) -> None:
         except GerbilEvalError:
             if not args.dry_run:
                 raise
-    if args.name is None:
-        args.name = default_name(args)
 
 
 def default_name(args: argparse.Namespace) -> str:

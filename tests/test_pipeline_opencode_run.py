@@ -222,6 +222,7 @@ def test_llama_server_gate_command_is_accepted_by_compare_adapter(tmp_path: Path
     compare_adapter.add_arguments(adapter_parser)
     parsed = adapter_parser.parse_args(gate[4:])
     assert str(parsed.gguf) == "base.gguf" and parsed.adapter == tmp_path / "adapter.gguf"
+    assert parsed.alias == "gerbil-qwen"  # the report names the adapted model as it is deployed
     assert parsed.pytest_args == ["--", "--cases", "cases", "--max-regression", "0.02"]
 
 
