@@ -30,11 +30,11 @@ ADAPTER    ?=
 SHARED_DATA   ?= ../shared/data
 PIPELINE_DATA ?= --cookbook $(SHARED_DATA)/gerbil-mcp/cookbooks.json --docs $(SHARED_DATA)/gerbil-docs --sources $(SHARED_DATA)/gerbil-src/src
 # make demo: data -> local LoRA on the embedded SmolLM2 -> convert -> base vs base+adapter -> report.html
-# The budget is the smallest that measurably moved the score here (README, "Local fine-tune"): 40 steps
-# of 4 examples at learning rate 1e-3, the seed cases scored every 10 steps for the curve.
+# The budget is the smallest that measurably moved the score here (README, "Local fine-tune"): 20 steps
+# of 4 examples at learning rate 1e-3, the seed cases scored every 5 steps for the curve.
 DEMO_DIR        ?= demo-run
-DEMO_STEPS      ?= 40
-DEMO_EVAL_ARGS  ?= --eval-every 10 --eval-k seed --eval-max-tokens 160
+DEMO_STEPS      ?= 20
+DEMO_EVAL_ARGS  ?= --eval-every 5 --eval-k seed --eval-max-tokens 160
 DEMO_TRAIN_ARGS ?= --max-steps $(DEMO_STEPS) --batch-size 4 --max-seq-length 256 --learning-rate 1e-3 --warmup-steps 3 \
                    --save-every 10 $(DEMO_EVAL_ARGS)
 DEMO_PYTEST_ARGS ?=
@@ -45,7 +45,7 @@ help:
 	@echo "make eval     run the case library (embedded SmolLM2 via llama.cpp unless MODEL=... BASE_URL=...)"
 	@echo "make test     run the project's own test suite"
 	@echo "make compare  ADAPTER=x.gguf: base vs base+adapter on the local server"
-	@echo "make demo     data -> local LoRA training -> convert -> base vs fine-tuned report, on this machine (DEMO_STEPS=40)"
+	@echo "make demo     data -> local LoRA training -> convert -> base vs fine-tuned report, on this machine (DEMO_STEPS=20)"
 	@echo "make pipeline data -> train -> watch -> download -> convert -> deploy -> gate (python -m pipeline run)"
 	@echo "make bench    benchmarks/ (not part of make test)"
 	@echo "make setup    create or refresh .venv (idempotent)"
