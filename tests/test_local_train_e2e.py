@@ -72,9 +72,10 @@ def test_embedded_model_trained_converted_served_and_compared(tmp_path):
     run_dir = (tmp_path / "reports" / "latest").resolve()
     doc = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
     models = {m["name"]: m["role"] for m in doc["config"]["models"]}
-    assert models == {"SmolLM2-135M-Instruct.Q4_1+adapter": "candidate", "SmolLM2-135M-Instruct.Q4_1": "baseline"}
+    # the adapted model carries its deployed name (after its base), the base its GGUF's name
+    assert models == {"gerbil-smollm2-135m-instruct": "candidate", "SmolLM2-135M-Instruct.Q4_1": "baseline"}
     assert sorted((r["case_id"], r["model"]) for r in doc["results"]) == sorted((c, m) for c in CASES for m in models)
     assert all(r["error"] is None for r in doc["results"])
     html = (run_dir / "report.html").read_text(encoding="utf-8")
-    assert "SmolLM2-135M-Instruct.Q4_1+adapter" in html and "SmolLM2-135M-Instruct.Q4_1 " in html.replace("<", " ")
+    assert "gerbil-smollm2-135m-instruct" in html and "SmolLM2-135M-Instruct.Q4_1 " in html.replace("<", " ")
     assert "training data" in html  # the seen/unseen table from --train-data
