@@ -49,8 +49,8 @@ def read_inputs_floor() -> float:
 
 def contamination_vs_naive(out_dir: Path, cases_dir: Path, naive_pairs: int) -> tuple[int, float, float]:
     """(pairs, cdist seconds, naive seconds extrapolated) for the build's examples vs the cases."""
-    from gerbil_eval.cases import load_cases
-    from gerbil_eval.contamination import DEFAULT_THRESHOLD, SCORER, case_fields, leaks, read_training_file, token_set
+    from gerbil_eval.cases.loader import load_cases
+    from gerbil_eval.analysis.contamination import DEFAULT_THRESHOLD, SCORER, case_fields, leaks, read_training_file, token_set
 
     texts = read_training_file(out_dir / "training_data_together.jsonl")
     cases = load_cases([cases_dir])

@@ -18,10 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gerbil_eval.answer import analyse  # noqa: E402
-from gerbil_eval.cases import load_cases  # noqa: E402
+from gerbil_eval.cases.loader import load_cases  # noqa: E402
 from gerbil_eval.execution.executor import ExecSettings, run_answer  # noqa: E402
 from gerbil_eval.execution.gerbil import find_gerbil  # noqa: E402
-from gerbil_eval.scoring import score_answer  # noqa: E402
+from gerbil_eval.scoring.score import score_answer  # noqa: E402
 
 
 def programs_per_second(n: int, workers: int) -> float:

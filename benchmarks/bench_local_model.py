@@ -73,7 +73,7 @@ def compare(threads: int, max_tokens: int, reps: int) -> tuple[float, float, flo
 
 def library_size() -> int:
     """Number of cases in the repository's library (0 when it is absent)."""
-    from gerbil_eval.cases import load_cases
+    from gerbil_eval.cases.loader import load_cases
 
     folder = ROOT / "cases"
     return len(load_cases([folder])) if folder.is_dir() else 0

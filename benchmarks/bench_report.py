@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from gerbil_eval.render import write_reports
-from gerbil_eval.render.runs import load_result
+from gerbil_eval.run.load import load_result
 
 CASES, SAMPLES = 200, 5
 MODELS = (("gerbil-qwen", "candidate", 0.75), ("qwen2.5:7b", "baseline", 0.55))

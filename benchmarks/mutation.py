@@ -26,7 +26,7 @@ How it stays fast on a shared 2-core machine, and never touches the working tree
 Usage::
 
     .venv/bin/python benchmarks/mutation.py                     # the whole judging core
-    .venv/bin/python benchmarks/mutation.py --module gates      # one module (repeatable)
+    .venv/bin/python benchmarks/mutation.py --module analysis.gates      # one module (repeatable)
     .venv/bin/python benchmarks/mutation.py --module reader --list   # the mutants, not run
 
 A new module of the core is one entry in :data:`CORE` (module file -> the test files that
@@ -80,10 +80,10 @@ CORE: dict[str, tuple[str, ...]] = {
     "gerbil_eval/execution/program.py": ("tests/test_execution_assertions.py",),
     "gerbil_eval/execution/executor.py": ("tests/test_execution_sandbox.py",),
     "gerbil_eval/execution/sandbox.py": ("tests/test_execution_sandbox.py",),
-    "gerbil_eval/scoring.py": ("tests/test_scoring.py",),
-    "gerbil_eval/stats.py": ("tests/test_stats.py",),
-    "gerbil_eval/compare.py": ("tests/test_compare.py",),
-    "gerbil_eval/gates.py": ("tests/test_gates.py",),
+    "gerbil_eval/scoring/score.py": ("tests/test_scoring.py",),
+    "gerbil_eval/analysis/stats.py": ("tests/test_stats.py",),
+    "gerbil_eval/analysis/comparison.py": ("tests/test_compare.py",),
+    "gerbil_eval/analysis/gates.py": ("tests/test_gates.py",),
 }
 #: Top-level packages of this project: a child re-imports them so the mutant is what runs.
 OWN_PACKAGES = ("gerbil_eval", "tests", "conftest", "pipeline", "sitecustomize")
@@ -274,7 +274,7 @@ def module_name(path: str) -> str:
 # --- running one mutant in a forked child -------------------------------------------------------
 
 #: Written as ``sitecustomize.py`` at the top of every scratch tree. ``PYTHONPATH`` points every
-#: interpreter the tests start (``python -m gerbil_eval.score_pool`` workers, ``python -m
+#: interpreter the tests start (``python -m gerbil_eval.scoring.pool`` workers, ``python -m
 #: gerbil_eval`` CLI runs) at the tree, and Python imports ``sitecustomize`` at start-up: so the
 #: mutant is what runs there too, even where the current directory (the repository) comes first
 #: on ``sys.path``. With ``GERBIL_MUTATION_TRACE`` set (the baseline run) it also records which
@@ -559,7 +559,7 @@ def load_allow_list(path: Path = ALLOW_LIST) -> dict[str, dict[str, str]]:
 
 
 def resolve_modules(names: list[str]) -> list[str]:
-    """``reader``, ``assertions.text``, ``gerbil_eval/gates.py`` or ``gerbil_eval.stats`` -> CORE keys."""
+    """``reader``, ``assertions.text``, ``gerbil_eval/analysis/gates.py`` or ``gerbil_eval.analysis.stats`` -> CORE keys."""
     if not names:
         return list(CORE)
     out = []
@@ -687,9 +687,9 @@ def warm_imports(test_files: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     epilog="Example: benchmarks/mutation.py --module reader --module gates --all")
+                                     epilog="Example: benchmarks/mutation.py --module reader --module analysis.gates --all")
     parser.add_argument("--module", action="append", default=[], metavar="NAME",
-                        help="run one core module (reader, assertions.text, gates...); repeatable; default all")
+                        help="run one core module (reader, assertions.text, analysis.gates...); repeatable; default all")
     parser.add_argument("--mutant", action="append", default=[], metavar="KEY",
                         help="run only the mutant with this key (as printed by --list); repeatable")
     parser.add_argument("--tests", action="append", default=[], metavar="NODEID",

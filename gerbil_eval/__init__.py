@@ -16,19 +16,19 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time see __getattr__
-    from .cases import Assertion, Case, load_cases
+    from .cases.loader import Assertion, Case, load_cases
     from .errors import CaseError, GerbilEvalError, InfraError
-    from .lint import LintProblem, lint_cases
+    from .cases.lint import LintProblem, lint_cases
     from .reader import read, read_gerbil
-    from .scoring import AssertionResult, CaseScore, score_answer
+    from .scoring.score import AssertionResult, CaseScore, score_answer
 
 #: Each public name and the submodule that defines it.
 _SOURCES = {
-    "Assertion": "cases", "Case": "cases", "load_cases": "cases",
+    "Assertion": "cases.loader", "Case": "cases.loader", "load_cases": "cases.loader",
     "CaseError": "errors", "GerbilEvalError": "errors", "InfraError": "errors",
-    "LintProblem": "lint", "lint_cases": "lint",
+    "LintProblem": "cases.lint", "lint_cases": "cases.lint",
     "read": "reader", "read_gerbil": "reader",
-    "AssertionResult": "scoring", "CaseScore": "scoring", "score_answer": "scoring",
+    "AssertionResult": "scoring.score", "CaseScore": "scoring.score", "score_answer": "scoring.score",
 }
 
 __all__ = sorted(_SOURCES)

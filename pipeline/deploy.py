@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gerbil_eval.errors import GerbilEvalError
-from gerbil_eval.serve_cmd import default_ctx, output_budget
+from gerbil_eval.server import default_ctx, output_budget
 from gerbil_eval.system_prompt import DEFAULT_SYSTEM_PROMPT
 
 from .families import FAMILIES, ModelFamily, family_for, family_named

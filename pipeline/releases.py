@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gerbil_eval.fileio import atomic_path, sha256_file
-from gerbil_eval.render.runs import results_path
+from gerbil_eval.run.load import results_path
 
 from .state import PipelineState
 

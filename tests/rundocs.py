@@ -3,7 +3,7 @@ docs/architecture.md says, and the :class:`RunResult` a saved run is read back a
 
 Rows are made from explicit per-case scores, so each test states the outcome it expects
 instead of reading it back from the code under test. The summary comes from the run's
-own ``gerbil_eval.summary``, as in a real run.
+own ``gerbil_eval.analysis.totals``, as in a real run.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from gerbil_eval.run.types import ResultRow, RunResult
-from gerbil_eval.summary import build_result, with_reference
+from gerbil_eval.analysis.totals import build_result, with_reference
 
 Scores = Mapping[str, float | None | Sequence[float | None]]  # case id -> score, or one score per sample
 

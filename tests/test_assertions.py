@@ -10,7 +10,7 @@ import pytest
 
 from gerbil_eval.assertions import REGISTRY, evaluate
 from gerbil_eval.code_rule import CODE_TYPES
-from gerbil_eval.cases import Case, CaseFileError, assertion_from_dict
+from gerbil_eval.cases.loader import Case, CaseFileError, assertion_from_dict
 
 
 def run(type_: str, value=None, answer: str = "", *, base: Path = Path("."), context: dict | None = None, **extra):

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from gerbil_eval.assertions import evaluate
-from gerbil_eval.bindings.command import encode
+from gerbil_eval.commands.bindings import encode
 from gerbil_eval.bindings.build import build_index
 from gerbil_eval.bindings.index import DATA_FILE, PRELUDE, load_index
-from gerbil_eval.cases import assertion_from_dict, CaseFileError
+from gerbil_eval.cases.loader import assertion_from_dict, CaseFileError
 
 #: ../shared beside the project (CI has it); GERBIL_EVAL_SHARED points elsewhere (a worktree).
 SHARED = Path(os.environ.get("GERBIL_EVAL_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))

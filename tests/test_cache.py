@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from gerbil_eval.cache import ResponseCache, cache_key, default_cache_dir
-from gerbil_eval.cases import Assertion, Case
+from gerbil_eval.fetch.cache import ResponseCache, cache_key, default_cache_dir
+from gerbil_eval.cases.loader import Assertion, Case
 from gerbil_eval.options import ModelSpec, RunOptions
-from gerbil_eval.runner import Job, job_cache_key
+from gerbil_eval.fetch.fetcher import Job, job_cache_key
 from gerbil_eval.server import DEFAULT_CTX, served_model
 
 MESSAGES = [{"role": "user", "content": "iterate a hash table"}]

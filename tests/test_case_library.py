@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gerbil_eval.cases import Case, case_files, duplicate_errors, parse_file
-from gerbil_eval.lint import check_case, check_topics
-from gerbil_eval.scoring import score_answer
+from gerbil_eval.cases.loader import Case, case_files, duplicate_errors, parse_file
+from gerbil_eval.cases.lint import check_case, check_topics
+from gerbil_eval.scoring.score import score_answer
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES_DIR = ROOT / "cases"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gerbil_eval import CaseError, load_cases
-from gerbil_eval.cases import CaseFileError, case_files, parse_file
+from gerbil_eval.cases.loader import CaseFileError, case_files, parse_file
 
 GOOD_CASE = """\
   - id: hash-iteration

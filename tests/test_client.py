@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from gerbil_eval.client import BACKOFF_BASE, ChatClient, RequestFailed, backoff_delay, parse_retry_after
+from gerbil_eval.fetch.client import BACKOFF_BASE, ChatClient, RequestFailed, backoff_delay, parse_retry_after
 from gerbil_eval.errors import EXIT_INFRA, InfraError
 from tests.fake_openai import FakeOpenAI
 

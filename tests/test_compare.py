@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from gerbil_eval import stats
-from gerbil_eval.compare import compare_rows
-from gerbil_eval.summary import with_reference
+from gerbil_eval.analysis import stats
+from gerbil_eval.analysis.comparison import compare_rows
+from gerbil_eval.analysis.totals import with_reference
 
 from .rundocs import make_doc, model_rows, result_of
 

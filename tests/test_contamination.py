@@ -1,4 +1,4 @@
-"""Leak detection between eval cases and training data (gerbil_eval.contamination).
+"""Leak detection between eval cases and training data (gerbil_eval.analysis.contamination).
 
 The acceptance test builds the real training data (gerbil-mcp cookbook + Gerbil docs from
 ``../shared/data``), writes a small case folder whose seed cases answer with cookbook recipes
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from gerbil_eval.cases import load_cases
-from gerbil_eval.contamination import (
+from gerbil_eval.cases.loader import load_cases
+from gerbil_eval.analysis.contamination import (
     DEFAULT_THRESHOLD, TrainingText, leaks, mark_seen, read_training_file, record_text,
 )
 from gerbil_eval.errors import GerbilEvalError
@@ -162,7 +162,7 @@ def test_leaks_compare_prompts_with_questions_and_references_with_answers() -> N
     """A copied question is caught on the prompt, a copied answer on the reference; a reference
     is never compared with a training *question* (that would flag every topic)."""
 
-    class FakeCase:  # the fields contamination reads from a gerbil_eval.cases.Case
+    class FakeCase:  # the fields contamination reads from a gerbil_eval.cases.loader.Case
         def __init__(self, id: str, prompt: str, reference: str | None) -> None:
             self.id, self.prompt, self.reference, self.messages = id, prompt, reference, ()
 

@@ -9,11 +9,11 @@ import pytest
 
 from gerbil_eval.answer import analyse
 from gerbil_eval.assertions import evaluate
-from gerbil_eval.cases import Case, assertion_from_dict
+from gerbil_eval.cases.loader import Case, assertion_from_dict
 from gerbil_eval.errors import CaseError
 from gerbil_eval.execution.executor import ExecSettings
 from gerbil_eval.execution.sandbox import Limits
-from gerbil_eval.scoring import score_answer
+from gerbil_eval.scoring.score import score_answer
 
 from .gerbil_support import gerbil_home
 

@@ -16,7 +16,7 @@ import pytest
 
 from gerbil_eval.answer import analyse
 from gerbil_eval.assertions import evaluate
-from gerbil_eval.cases import assertion_from_dict
+from gerbil_eval.cases.loader import assertion_from_dict
 from gerbil_eval.execution.executor import ExecSettings
 from gerbil_eval.execution.sandbox import Limits
 from gerbil_eval.reader import read, spans

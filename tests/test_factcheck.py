@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gerbil_eval.assertions import evaluate
-from gerbil_eval.cases import CaseFileError, assertion_from_dict, load_cases
+from gerbil_eval.cases.loader import CaseFileError, assertion_from_dict, load_cases
 from gerbil_eval.code_rule import asks_for_code
-from gerbil_eval.scoring import NO_CODE, score_answer
+from gerbil_eval.scoring.score import NO_CODE, score_answer
 
 CASES = load_cases(Path(__file__).resolve().parents[1] / "cases")
 CODE_CASES = [c for c in CASES if asks_for_code(c.assertions)]

@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from gerbil_eval.errors import GerbilEvalError
-from gerbil_eval.gates import GateLimits, add_gate_flags, argparse_getter, check_gates, gate_status
+from gerbil_eval.analysis.gates import GateLimits, add_gate_flags, argparse_getter, check_gates, gate_status
 
 from .rundocs import make_doc, result_of
 

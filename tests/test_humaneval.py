@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gerbil_eval.cases import load_cases
+from gerbil_eval.cases.loader import load_cases
 from gerbil_eval.execution.executor import ExecSettings
 from gerbil_eval.execution.sandbox import Limits
-from gerbil_eval.scoring import score_answer
+from gerbil_eval.scoring.score import score_answer
 
 from .gerbil_support import gerbil_home
 

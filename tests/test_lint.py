@@ -188,7 +188,7 @@ def test_help_explains_the_options():
 
 @pytest.mark.skipif(not (SHARED / "reference" / "gerbil-facts.md").is_file(), reason="../shared/reference not present")
 def test_facts_sheet_topics_are_read(tmp_path):
-    from gerbil_eval.lint import read_fact_topics
+    from gerbil_eval.cases.lint import read_fact_topics
 
     topics = read_fact_topics(SHARED / "reference" / "gerbil-facts.md")
     assert len(topics) == 74

@@ -27,7 +27,7 @@ GUARD = {
         ("_Reader.read: …top, _unescape(text[start + 1:])) → …top, _unescape(text[start + 0:]))",
          "tests/test_reader.py::test_unclosed_string_at_the_start_keeps_its_text_and_the_data_before_it"),
     ],
-    "gates": [
+    "analysis.gates": [
         ("_better_failure: … is not None and c.delta_ci[0] > 0: → … is not None and c.delta_ci[1] > 0:",
          "tests/test_gates.py::test_require_better_fails_a_noisy_tie_whose_interval_straddles_zero"),
         ("_threshold_failures: elif value < limit: → elif (value <= limit):",

@@ -19,8 +19,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gerbil_eval.cases import Case, load_cases  # noqa: E402
-from gerbil_eval.scoring import score_answer  # noqa: E402
+from gerbil_eval.cases.loader import Case, load_cases  # noqa: E402
+from gerbil_eval.scoring.score import score_answer  # noqa: E402
 
 NEAR_MISSES = ROOT / "tests" / "case_variants" / "near-misses"
 KINDS = ("nonexistent", "wrong-module", "missing-import", "swapped-args", "wrong-claim")

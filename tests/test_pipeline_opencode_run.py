@@ -209,7 +209,7 @@ def test_llama_server_gate_command_is_accepted_by_compare_adapter(tmp_path: Path
     """The gate of --target llama-server passes --cases and the gate flags to pytest, after compare-adapter's --."""
     import argparse
 
-    from gerbil_eval import compare_adapter
+    from gerbil_eval.commands import compare_adapter
     from pipeline import run as run_mod
 
     parser = argparse.ArgumentParser()

@@ -21,7 +21,7 @@ from typing import Iterator
 import matplotlib
 import pytest
 
-from gerbil_eval.client import ChatClient
+from gerbil_eval.fetch.client import ChatClient
 from gerbil_eval.errors import EXIT_INFRA, InfraError
 from tests.fake_openai import FakeOpenAI, asked
 
@@ -32,13 +32,13 @@ from tests.fake_openai import FakeOpenAI, asked
 # case-loading stacks are loaded up front (``import gerbil_eval`` no longer loads the last).
 matplotlib.use("Agg")
 import matplotlib.pyplot  # noqa: E402,F401
-import gerbil_eval.cases  # noqa: E402,F401
+import gerbil_eval.cases.loader  # noqa: E402,F401
 
 
 @pytest.fixture(scope="module", autouse=True)
 def network_stack_loaded() -> None:
     """One real request (and one refused connection) before any inline run imports the stack."""
-    from gerbil_eval.runner import Fetcher  # noqa: F401  (and with it client, cache, results)
+    from gerbil_eval.fetch.fetcher import Fetcher  # noqa: F401  (and with it client, cache, results)
 
     async def ask(url: str) -> None:
         client, refused = ChatClient(url, None, 5, 0, 1), ChatClient("http://127.0.0.1:9/v1", None, 5, 0, 1)
@@ -111,7 +111,7 @@ def test_a_run_without_options_loads_the_plugin_but_not_the_case_machinery(proje
 
         def test_only_the_plugin_is_loaded():
             assert "gerbil_eval.plugin" in sys.modules
-            heavy = {"yaml", "gerbil_eval.cases", "gerbil_eval.scoring", "gerbil_eval.lint", "gerbil_eval.reader"}
+            heavy = {"yaml", "gerbil_eval.cases.loader", "gerbil_eval.scoring.score", "gerbil_eval.cases.lint", "gerbil_eval.reader"}
             assert sorted(heavy & set(sys.modules)) == []
     """)
     project.runpytest_subprocess("-p", "no:cacheprovider", "test_modules.py").assert_outcomes(passed=1)
@@ -120,8 +120,8 @@ def test_a_run_without_options_loads_the_plugin_but_not_the_case_machinery(proje
 def test_the_lazy_public_names_import_as_before():
     """``gerbil_eval`` imports its public names on first use; what users import must not change."""
     import gerbil_eval
-    from gerbil_eval.cases import load_cases
-    from gerbil_eval.scoring import score_answer
+    from gerbil_eval.cases.loader import load_cases
+    from gerbil_eval.scoring.score import score_answer
 
     assert gerbil_eval.__all__ == [
         "Assertion", "AssertionResult", "Case", "CaseError", "CaseScore", "GerbilEvalError", "InfraError",

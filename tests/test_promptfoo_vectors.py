@@ -12,9 +12,9 @@ from __future__ import annotations
 import pytest
 
 from gerbil_eval.assertions import evaluate
-from gerbil_eval.cases import CaseFileError, assertion_from_dict
-from gerbil_eval.lint import empty_item_warnings
-from gerbil_eval.cases import Case
+from gerbil_eval.cases.loader import CaseFileError, assertion_from_dict
+from gerbil_eval.cases.lint import empty_item_warnings
+from gerbil_eval.cases.loader import Case
 
 
 def verdict(type_: str, value, output: str, **extra) -> bool:

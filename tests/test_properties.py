@@ -15,7 +15,7 @@ from gerbil_eval import CaseError, load_cases, score_answer
 from gerbil_eval.answer import analyse
 from gerbil_eval.assertions import REGISTRY, evaluate
 from gerbil_eval.code_rule import CODE_TYPES, has_scheme_code
-from gerbil_eval.cases import CASE_KEYS, Case, assertion_from_dict
+from gerbil_eval.cases.loader import CASE_KEYS, Case, assertion_from_dict
 from gerbil_eval.reader import Form, Keyword, Symbol, read, write_datum
 
 SETTINGS = settings(max_examples=int(__import__("os").environ.get("H1_EXAMPLES", 150)), deadline=None, suppress_health_check=[HealthCheck.too_slow])

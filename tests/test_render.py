@@ -11,8 +11,8 @@ import pytest
 
 from gerbil_eval.__main__ import main
 from gerbil_eval.render import terminal_report, write_reports
-from gerbil_eval.render.runs import load_result
-from gerbil_eval.summary import with_reference
+from gerbil_eval.run.load import load_result
+from gerbil_eval.analysis.totals import with_reference
 
 from .rundocs import make_doc, result_of, save_run
 

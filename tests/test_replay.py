@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gerbil_eval.errors import GerbilEvalError
-from gerbil_eval.replay import load_replay, replayed_models
+from gerbil_eval.fetch.replay import load_replay, replayed_models
 
 
 def write(tmp_path: Path, *lines: object) -> Path:

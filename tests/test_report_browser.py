@@ -21,7 +21,7 @@ from typing import Any, Iterator
 import pytest
 
 from gerbil_eval.render import ReportOptions, write_reports
-from gerbil_eval.render.runs import load_result
+from gerbil_eval.run.load import load_result
 from gerbil_eval.render.screenshot import browser_command, find_browser
 
 from .rundocs import make_doc, save_run

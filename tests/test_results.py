@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from gerbil_eval.cases import Assertion, Case
+from gerbil_eval.cases.loader import Assertion, Case
 from gerbil_eval.errors import GerbilEvalError
-from gerbil_eval.render.runs import load_result
-from gerbil_eval.results import ResponseLog, create_run_dir, update_latest, write_results
+from gerbil_eval.run.load import load_result
+from gerbil_eval.run.folder import ResponseLog, create_run_dir, update_latest, write_results
 from gerbil_eval.run.types import ROW_FIELDS, Response, ResultRow, estimate_tokens
 from gerbil_eval.safety.redact import register_secret
-from gerbil_eval.scoring import score_answer
-from gerbil_eval.summary import build_result, summarize
+from gerbil_eval.scoring.score import score_answer
+from gerbil_eval.analysis.totals import build_result, summarize
 
 CASE = Case(id="hash-iteration", messages=({"role": "user", "content": "iterate"},), category="hash-tables",
             tags=("std/iter",), assertions=(Assertion("calls", ["hash-for-each"]), Assertion("not-calls", ["maphash"])))

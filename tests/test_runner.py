@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from gerbil_eval.cache import ResponseCache
-from gerbil_eval.cases import Assertion, Case
+from gerbil_eval.fetch.cache import ResponseCache
+from gerbil_eval.cases.loader import Assertion, Case
 from gerbil_eval.errors import InfraError
 from gerbil_eval.options import ModelSpec, RunOptions
-from gerbil_eval.runner import Fetcher, Job, request_params
+from gerbil_eval.fetch.fetcher import Fetcher, Job, request_params
 from gerbil_eval.server import DEFAULT_CTX, LlamaServer, served_model
 from tests.fake_openai import FakeOpenAI, asked
 
@@ -28,7 +28,7 @@ def jobs(url: str, n: int, model: str = "fake-model", samples: int = 1, spec: Mo
 
 
 def fetch(url: str, todo: list[Job], tmp_path: Path, **options) -> dict:
-    from gerbil_eval.results import ResponseLog
+    from gerbil_eval.run.folder import ResponseLog
 
     log = ResponseLog(tmp_path / "responses.jsonl")
     fetcher = Fetcher(RunOptions(**{"retries": 2, **options}), log, ResponseCache(tmp_path / "cache"))
@@ -121,7 +121,7 @@ def test_ctrl_c_mid_fetch_cancels_every_request_and_keeps_the_answers_so_far_on_
     """KeyboardInterrupt stops the event loop from outside any task: no request may be left pending."""
     import gc
 
-    from gerbil_eval.results import ResponseLog
+    from gerbil_eval.run.folder import ResponseLog
 
     log = ResponseLog(tmp_path / "responses.jsonl")
     fetcher = Fetcher(RunOptions(retries=0, concurrency=2), log, None)

@@ -8,8 +8,8 @@ import pytest
 
 from gerbil_eval import Case, score_answer
 from gerbil_eval.answer import analyse
-from gerbil_eval.cases import assertion_from_dict
-from gerbil_eval.scoring import NO_CODE, AssertionResult, combine
+from gerbil_eval.cases.loader import assertion_from_dict
+from gerbil_eval.scoring.score import NO_CODE, AssertionResult, combine
 
 
 def case(*asserts: dict, threshold: float | None = None, base: Path = Path(".")) -> Case:

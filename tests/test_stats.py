@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from gerbil_eval import stats
+from gerbil_eval.analysis import stats
 
 scipy_stats = pytest.importorskip("scipy.stats", reason="scipy (dev dependency) is the independent reference")
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from gerbil_eval.errors import GerbilEvalError
-from gerbil_eval.serve_cmd import add_arguments as add_serve_arguments
-from gerbil_eval.serve_cmd import serving_options
+from gerbil_eval.commands.serve import add_arguments as add_serve_arguments
+from gerbil_eval.commands.serve import serving_options
 from gerbil_eval.system_prompt import DEFAULT_SYSTEM_PROMPT, system_prompt_from_flags
 from pipeline.data.build import MANIFEST, BuildConfig, build
 from pipeline.ollama import OllamaModel, modelfile_text

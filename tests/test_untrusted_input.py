@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from gerbil_eval.cases import load_cases
+from gerbil_eval.cases.loader import load_cases
 from gerbil_eval.errors import CaseError, GerbilEvalError
 from pipeline.archive import Limits, safe_extract
 
@@ -309,7 +309,7 @@ def test_escape_sequences_in_an_answer_are_escaped_on_the_terminal_and_kept_in_f
 def test_one_plain_json_answer_does_not_turn_streaming_off_for_the_run() -> None:
     import asyncio
 
-    from gerbil_eval.client import ChatClient
+    from gerbil_eval.fetch.client import ChatClient
 
     async def ask(url: str) -> list[float | None]:
         client = ChatClient(url, None, 10, 0, 4)

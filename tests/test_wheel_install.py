@@ -46,7 +46,7 @@ def test_installed_wheel_runs_the_shipped_library_from_an_empty_folder(tmp_path:
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    probe = run(python, "-c", "import json, gerbil_eval.cases as c; "
+    probe = run(python, "-c", "import json, gerbil_eval.cases.loader as c; "
                 "print(json.dumps([c.INSTALLED_LIBRARY.as_posix(), [x.id for x in c.load_cases([c.INSTALLED_LIBRARY])]]))",
                 cwd=empty)
     library, case_ids = json.loads(probe.stdout)

@@ -19,7 +19,7 @@ from ..answer import Answer, analyse
 from ..code_rule import CODE_TYPES, asks_for_code, has_scheme_code
 
 if TYPE_CHECKING:
-    from ..cases import Assertion
+    from ..cases.loader import Assertion
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from ..reader import read
 from ..execution.executor import AnswerRun, ExecSettings, claim_specs, run_answer
 from ..execution.gerbil import GerbilNotFound
 from ..execution.program import check_forms, last_procedure
-from ..assertions.gerbil import defined_names
+from .gerbil import defined_names
 
 #: The scoring worker's wait for one execution assertion: the executor bounds each run itself
 #: (wall clock per run, and at most one run per code block plus one), so this is only a backstop.

@@ -1,6 +1,6 @@
 """Load-time validators for assertion values.
 
-Each returns the normalised value stored on :class:`~gerbil_eval.cases.Assertion`
+Each returns the normalised value stored on :class:`~gerbil_eval.cases.loader.Assertion`
 (JSON-serialisable: it is written to results.json) or raises ``ValueError``
 with a message the case loader prefixes with file, case id and field.
 """

@@ -236,7 +236,7 @@ def _slot(workers: int) -> Iterator[None]:
 
 
 def _cache_dir() -> Path:
-    from ..cache import default_cache_dir
+    from ..fetch.cache import default_cache_dir
 
     return default_cache_dir() / CACHE_VERSION
 

@@ -1,7 +1,7 @@
 """Reports of a finished run: the terminal table, summary.md, report.html and report.png.
 
 Every renderer takes a :class:`~gerbil_eval.run.types.RunResult` (already merged with a
-``--compare-to`` run when there is one, see :func:`gerbil_eval.summary.with_reference`) and
+``--compare-to`` run when there is one, see :func:`gerbil_eval.analysis.totals.with_reference`) and
 reads its summaries and comparisons, computed once when it was built; what else they need is
 a :class:`~gerbil_eval.render.options.ReportOptions`. The pytest plugin calls
 :func:`terminal_report` and :func:`write_reports` at the end of every run; ``compare`` and

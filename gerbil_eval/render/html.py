@@ -13,7 +13,7 @@ from collections import defaultdict
 from html import escape
 from typing import Any, Mapping
 
-from ..compare import Comparison, per_case
+from ..analysis.comparison import Comparison, per_case
 from ..run.types import ResultRow, RunResult
 from . import tables
 from .figures import png_figure

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from ..compare import Comparison
+from ..analysis.comparison import Comparison
 from ..run.types import RunResult
 from . import tables
 

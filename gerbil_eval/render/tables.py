@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Callable, Sequence
 
-from ..compare import CaseComparison, Comparison, GroupBlock, ModelCase, format_p
+from ..analysis.comparison import CaseComparison, Comparison, GroupBlock, ModelCase, format_p
 from ..run.types import RunResult
 
 Table = tuple[list[str], list[list[str]]]

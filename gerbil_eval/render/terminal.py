@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from tabulate import tabulate
 
-from ..compare import Comparison
+from ..analysis.comparison import Comparison
 from ..run.types import RunResult
 from . import tables
 

@@ -4,7 +4,7 @@ These are what flows from the requests to the reports: the plugin (or ``report``
 reading a saved run) builds one :class:`RunResult`, and results.json/csv, summary.md,
 report.html, the terminal table and the gates all read that same object. Its per-model
 summaries and its comparisons are computed once, when it is built
-(:func:`gerbil_eval.summary.build_result`), so no two outputs can disagree or pay twice.
+(:func:`gerbil_eval.analysis.totals.build_result`), so no two outputs can disagree or pay twice.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:  # types only: analysis builds RunResult, never the other way round
-    from ..cases import Case
-    from ..compare import Comparison
-    from ..scoring import CaseScore
-    from ..summary import ModelSummary
+    from ..cases.loader import Case
+    from ..analysis.comparison import Comparison
+    from ..scoring.score import CaseScore
+    from ..analysis.totals import ModelSummary
 
 #: (model, case id, sample) -> the answer text shown in report.html.
 Answers = dict[tuple[str, str, int], str]
@@ -123,7 +123,7 @@ class ResultRow:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResultRow:
-        """A row as read back from results.json (checked by :func:`gerbil_eval.render.runs.load_run`);
+        """A row as read back from results.json (checked by :func:`gerbil_eval.run.load.load_run`);
         keys this version does not know are ignored."""
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
@@ -156,7 +156,7 @@ ROW_FIELDS = tuple(f.name for f in dataclasses.fields(ResultRow))
 class RunResult:
     """A finished run (or a run merged with the earlier run it is compared to), ready to report and gate.
 
-    Built by :func:`gerbil_eval.summary.build_result`, which computes ``summaries`` and
+    Built by :func:`gerbil_eval.analysis.totals.build_result`, which computes ``summaries`` and
     ``comparisons`` from ``rows`` once; everything downstream only reads them.
     """
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from gerbil_eval import contamination
-from gerbil_eval.cases import load_cases
+from gerbil_eval.analysis import contamination
+from gerbil_eval.cases.loader import load_cases
 from gerbil_eval.fileio import write_json_atomic, write_text_atomic
 
 from . import DataError

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gerbil_eval.contamination import DEFAULT_THRESHOLD, SCORER_NAME
+from gerbil_eval.analysis.contamination import DEFAULT_THRESHOLD, SCORER_NAME
 from gerbil_eval.safety.inputs import read_text
 from tqdm import tqdm
 

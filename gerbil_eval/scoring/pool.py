@@ -10,9 +10,9 @@ returns a future, so the event loop never waits on scoring. A worker reports aft
 answer and after each assertion; when one step takes longer than ``timeout`` seconds (or a
 check type's own ``time_limit``) the worker is killed, that assertion fails with "timed out
 after N s", and a fresh worker goes on with the next assertion. Any assertion type in the
-registry works here unchanged: the worker calls the same :func:`~gerbil_eval.scoring.check_assertion`.
+registry works here unchanged: the worker calls the same :func:`~gerbil_eval.scoring.score.check_assertion`.
 
-Workers are plain ``python -m gerbil_eval.score_pool`` processes talking over two pipes
+Workers are plain ``python -m gerbil_eval.scoring.pool`` processes talking over two pipes
 (:class:`multiprocessing.connection.Connection` framing), not ``multiprocessing`` children: a
 spawned child would re-import the parent's ``__main__`` (pytest), and ``fork`` in a threaded
 process can deadlock.
@@ -30,10 +30,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .scoring import AssertionResult, CaseScore, combine
+from .score import AssertionResult, CaseScore, combine
 
 if TYPE_CHECKING:
-    from .cases import Case
+    from ..cases.loader import Case
 
 #: Worker processes per pool: scoring is cheap for real answers; more only helps hostile ones.
 DEFAULT_WORKERS = max(1, min(2, os.cpu_count() or 1))
@@ -58,10 +58,10 @@ class _Worker:
     def __init__(self) -> None:
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        package_root = str(Path(__file__).resolve().parents[1])
+        package_root = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gerbil_eval.score_pool", str(to_child_r), str(from_child_w)],
+            [sys.executable, "-m", "gerbil_eval.scoring.pool", str(to_child_r), str(from_child_w)],
             pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, env=env)
         os.close(to_child_r)
         os.close(from_child_w)
@@ -156,7 +156,7 @@ class ScorePool:
         return _Worker()
 
     def _score(self, worker: _Worker | None, case: Case, answer: str, context: dict) -> tuple[_Worker | None, CaseScore]:
-        from .assertions import lookup
+        from ..assertions import lookup
 
         answer, note = cut_answer(answer, self.max_answer_bytes)
         results: list[AssertionResult] = []
@@ -212,8 +212,8 @@ class ScorePool:
 
 def worker_main(read_fd: int, write_fd: int) -> None:
     """The worker process: read ``(case, answer, context, start)``, send "ready", then one result per assertion."""
-    from .answer import analyse
-    from .scoring import check_assertion, lacks_code, scoring_context
+    from ..answer import analyse
+    from .score import check_assertion, lacks_code, scoring_context
 
     inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
     outbox.send("hello")

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .cache import ResponseCache, cache_key
 from .client import ChatClient, RequestFailed
-from .results import ResponseLog
-from .run.types import Response
-from .safety.inputs import valid_unicode
-from .safety.redact import redact
+from ..run.folder import ResponseLog
+from ..run.types import Response
+from ..safety.inputs import valid_unicode
+from ..safety.redact import redact
 
 if TYPE_CHECKING:
-    from .cases import Case
-    from .options import ModelSpec, RunOptions
+    from ..cases.loader import Case
+    from ..options import ModelSpec, RunOptions
 
 
 @dataclass(frozen=True)

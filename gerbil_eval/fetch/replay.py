@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .errors import GerbilEvalError
-from .run.types import Response
-from .safety.inputs import parse_json, read_text, valid_unicode
-from .safety.shown import short_repr
+from ..errors import GerbilEvalError
+from ..run.types import Response
+from ..safety.inputs import parse_json, read_text, valid_unicode
+from ..safety.shown import short_repr
 
 
 #: Optional recorded fields and the types the summary can use (checked, so a bad one is a

@@ -13,15 +13,12 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from .errors import GerbilEvalError
-from .server import (DEFAULT_CTX, SERVED_CONCURRENCY, ServerError, check_engine, default_model_path, log_tail,
-                     running_server, served_model)
-from .serving.options import ServingOptions
-from .system_prompt import system_prompt_from_flags
+from ..errors import GerbilEvalError
+from ..server import (DEFAULT_CTX, MAX_DEFAULT_CTX, SERVED_CONCURRENCY, ServerError, check_engine, default_ctx,
+                      default_model_path, log_tail, output_budget, running_server, served_model)
+from ..serving.options import ServingOptions
+from ..system_prompt import system_prompt_from_flags
 
-#: ``serve``'s context when the GGUF does not say its own; and the most it asks for by default
-#: (the KV cache grows with it: 32768 tokens of Qwen2.5-7B take about 1.8 GB).
-MAX_DEFAULT_CTX = 32768
 #: GBNF grammars are small; a bigger file is a mistake.
 MAX_GRAMMAR_BYTES = 256 * 1024
 
@@ -38,37 +35,6 @@ def add_model_arguments(parser: argparse.ArgumentParser, gguf_help: str, alias_h
     parser.add_argument("--ctx", type=int, default=ctx_default, metavar="N",
                         help="context size in tokens, prompt + answer (default: "
                         + (f"{ctx_default})" if ctx_default else f"the model's training context, at most {MAX_DEFAULT_CTX})"))
-
-
-def model_context_length(gguf: Path) -> int | None:
-    """The context the model was trained with (``<arch>.context_length`` in the GGUF), if it says."""
-    from gguf import GGUFReader
-
-    reader = GGUFReader(gguf)
-    arch = reader.fields.get("general.architecture")
-    if arch is None:
-        return None
-    field = reader.fields.get(f"{arch.contents()}.context_length")
-    value = field.contents() if field is not None else None
-    return int(value) if isinstance(value, int) and value > 0 else None
-
-
-def default_ctx(gguf: Path) -> int:
-    """The model's training context, capped at :data:`MAX_DEFAULT_CTX` (SmolLM2-135M: 8192).
-
-    A GGUF gguf cannot read (truncated, say) gets :data:`DEFAULT_CTX`: the server then fails
-    to load it and reports llama.cpp's own reason, which says more than gguf's would.
-    """
-    try:
-        trained = model_context_length(gguf)
-    except Exception:  # gguf raises ValueError, KeyError, IndexError... on damaged files
-        trained = None
-    return min(trained or DEFAULT_CTX, MAX_DEFAULT_CTX)
-
-
-def output_budget(ctx: int, max_tokens: int | None) -> int:
-    """The answer budget a client should plan with: ``--max-tokens``, else a quarter of the context, at most 8192."""
-    return max_tokens or min(ctx // 4, 8192)
 
 
 def add_serving_arguments(parser: argparse.ArgumentParser) -> None:

@@ -2,7 +2,7 @@
 
 Pure functions over a run's :class:`~gerbil_eval.run.types.ResultRow` s: no I/O, no
 rendering. A run's comparisons are computed once, when its ``RunResult`` is built
-(:func:`gerbil_eval.summary.build_result`); every number in the terminal table, summary.md,
+(:func:`gerbil_eval.analysis.totals.build_result`); every number in the terminal table, summary.md,
 report.html and the gates is read from there, so they can never disagree.
 
 Conventions (the ONE definition of a model's figures, used by the run summary too): a
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple, 
 from . import stats
 
 if TYPE_CHECKING:
-    from .run.types import ResultRow
+    from ..run.types import ResultRow
 
 #: Score differences smaller than this are ties (scores are weighted means of 0/1 checks).
 TIE_EPSILON = 1e-9
@@ -288,8 +288,8 @@ def compare_rows(candidate_rows: Iterable[ResultRow], baseline_rows: Iterable[Re
 def comparisons_for(config: Mapping[str, Any], rows: Sequence[ResultRow]) -> list[Comparison]:
     """Every comparison a run reports: each candidate against each baseline. A baseline that is
     another run's model (``reference_for`` in ``config["models"]``, see
-    :func:`gerbil_eval.summary.with_reference`) is compared only with its candidate."""
-    from .run.types import models_in
+    :func:`gerbil_eval.analysis.totals.with_reference`) is compared only with its candidate."""
+    from ..run.types import models_in
 
     reference_for = {m["name"]: m.get("reference_for") for m in config.get("models", [])}
     by_model: dict[str, list[ResultRow]] = defaultdict(list)

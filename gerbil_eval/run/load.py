@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GerbilEvalError
-from ..run.types import Answers, ResultRow, RunResult, shown_answer
+from .types import Answers, ResultRow, RunResult, shown_answer
 from ..safety.inputs import parse_json, read_text
 
 
@@ -32,7 +32,7 @@ def results_path(path: Path) -> Path:
 def load_result(path: Path) -> RunResult:
     """A saved run, with the answers of its folder's responses.jsonl, its summaries and comparisons
     computed (from its rows, by the current definitions: an older results.json reads the same)."""
-    from ..summary import build_result
+    from ..analysis.totals import build_result
 
     doc = load_run(path)
     return build_result(str(doc.get("run_id") or ""), str(doc.get("created") or ""), doc.get("config", {}),

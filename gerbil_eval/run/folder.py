@@ -18,10 +18,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Iterable
 
-from .errors import GerbilEvalError
-from .fileio import write_json_atomic, write_text_atomic
-from .run.types import ROW_FIELDS, Response, ResultRow, RunResult
-from .safety.redact import redact
+from ..errors import GerbilEvalError
+from ..fileio import write_json_atomic, write_text_atomic
+from .types import ROW_FIELDS, Response, ResultRow, RunResult
+from ..safety.redact import redact
 
 
 def make_run_id(now: dt.datetime | None = None) -> str:

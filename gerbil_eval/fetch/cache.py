@@ -21,8 +21,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .fileio import atomic_open
-from .safety.redact import redact
+from ..fileio import atomic_open
+from ..safety.redact import redact
 
 #: Bump when the stored entry format changes; old entries are then simply not found.
 CACHE_VERSION = "v1"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from .server import default_model_path
+from ..server import default_model_path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ..errors import GerbilEvalError
 from ..fileio import atomic_path
-from .build import GAMBIT_FOLDER, SOURCES, build_index
-from .index import DATA_FILE, load_index
+from ..bindings.build import GAMBIT_FOLDER, SOURCES, build_index
+from ..bindings.index import DATA_FILE, load_index
 
 HELP = "build the Gerbil binding index from the Gerbil/Gambit sources, or show where a name is defined"
 

@@ -14,8 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .serve_cmd import add_model_arguments
-from .server import SERVED_CONCURRENCY, check_engine, default_model_path, running_server, served_model
+from .serve import add_model_arguments
+from ..server import SERVED_CONCURRENCY, check_engine, default_model_path, running_server, served_model
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .answer import Answer, analyse
-from .code_rule import asks_for_code, has_scheme_code
-from .assertions import evaluate
-from .cases import Case
+from ..answer import Answer, analyse
+from ..code_rule import asks_for_code, has_scheme_code
+from ..assertions import evaluate
+from ..cases.loader import Case
 
 
 #: Assertion types whose failure fails the case even under a case ``threshold``: code that calls
@@ -123,7 +123,7 @@ def combine(case: Case, rows: tuple[AssertionResult, ...], note: str = "", has_c
 
 def score_answer(case: Case, answer: str, context: dict | None = None) -> CaseScore:
     """Score ``answer`` against every assertion of ``case``, in this process and without a time limit
-    (:mod:`gerbil_eval.score_pool` runs the same steps in worker processes with one).
+    (:mod:`gerbil_eval.scoring.pool` runs the same steps in worker processes with one).
 
     ``context`` is what ``python`` assertions receive (see :func:`scoring_context`). The answer
     is analysed (tokenized, read) once and shared by all assertions, and across calls with the

@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .gates import GateLimits, add_gate_flags, argparse_getter, gate_status
-from .render import ReportOptions, terminal_report, write_reports
-from .render.runs import load_result, results_path
-from .summary import with_reference
+from ..analysis.gates import GateLimits, add_gate_flags, argparse_getter, gate_status
+from ..render import ReportOptions, terminal_report, write_reports
+from ..run.load import load_result, results_path
+from ..analysis.totals import with_reference
 
 
 EPILOG = """\

@@ -42,8 +42,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from .errors import GerbilEvalError
-from .safety.inputs import parse_json, read_text
+from ..errors import GerbilEvalError
+from ..safety.inputs import parse_json, read_text
 
 SCORER = fuzz.token_set_ratio
 SCORER_NAME = "token_sort_ratio (questions), token_set_ratio (answers)"
@@ -78,7 +78,7 @@ def normalise(text: str) -> str:
 
 
 def case_fields(case: Any) -> list[tuple[str, str]]:
-    """``[("prompt", text), ("reference", text)]`` of a :class:`~gerbil_eval.cases.Case`, long enough to compare."""
+    """``[("prompt", text), ("reference", text)]`` of a :class:`~gerbil_eval.cases.loader.Case`, long enough to compare."""
     prompt = case.prompt or next((m["content"] for m in reversed(case.messages) if m.get("role") == "user"), "")
     fields = [("prompt", prompt)]
     if case.reference:

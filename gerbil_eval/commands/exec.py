@@ -46,11 +46,11 @@ def _read(path: Path, what: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..answer import analyse
-    from ..cases import assertion_from_dict
+    from ..cases.loader import assertion_from_dict
     from ..assertions import evaluate
-    from .executor import ExecSettings
-    from .gerbil import find_gerbil
-    from .sandbox import Limits, isolation_level
+    from ..execution.executor import ExecSettings
+    from ..execution.gerbil import find_gerbil
+    from ..execution.sandbox import Limits, isolation_level
 
     text = _read(args.file, "FILE")
     if args.file.suffix in (".ss", ".scm", ".sld"):
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     for raw in wanted:
         outcome = evaluate(assertion_from_dict(raw, source="exec"), ans, {"execution": settings})
         verdicts.append({"type": raw["type"], "passed": outcome.passed, "score": outcome.score, "reason": outcome.reason})
-    from .executor import run_answer
+    from ..execution.executor import run_answer
 
     result = run_answer(ans, (), settings, gerbil)
     stdout = result.together.stdout if result else ""

@@ -18,11 +18,11 @@ from typing import Any, Iterable
 
 import yaml
 
-from .assertions import REGISTRY, known_types, lookup, split_type
-from .errors import CaseError, GerbilEvalError
-from .safety.inputs import read_text
-from .safety.shown import short_repr
-from .safety.yaml_bounds import YamlRefused, check_expanded_size
+from ..assertions import REGISTRY, known_types, lookup, split_type
+from ..errors import CaseError, GerbilEvalError
+from ..safety.inputs import read_text
+from ..safety.shown import short_repr
+from ..safety.yaml_bounds import YamlRefused, check_expanded_size
 
 CASE_KEYS = ("id", "topic", "prompt", "messages", "category", "tags", "threshold", "system", "assert",
              "reference", "counterexamples", "description", "notes")
@@ -32,7 +32,7 @@ ROLES = ("system", "user", "assistant")
 _KEBAB = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 CASE_SUFFIXES = (".yaml", ".yml")
 #: The case library installed with the package (``cases/`` of the source tree, shipped in the wheel).
-INSTALLED_LIBRARY = Path(__file__).resolve().parent / "library"
+INSTALLED_LIBRARY = Path(__file__).resolve().parent.parent / "library"
 #: A case file larger than this is refused unread (the shipped library's largest is 24 KB).
 MAX_CASE_FILE_BYTES = 4 << 20
 

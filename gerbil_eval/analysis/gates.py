@@ -1,7 +1,7 @@
 """Release gates: turn a finished run into a list of one-line reasons to fail it (exit 1).
 
 Only candidates (``--model``) are gated; baselines are the reference and never fail a run.
-Regression and "better" gates read the run's comparisons (:mod:`gerbil_eval.compare`,
+Regression and "better" gates read the run's comparisons (:mod:`gerbil_eval.analysis.comparison`,
 computed once when the :class:`~gerbil_eval.run.types.RunResult` was built: the same
 numbers the reports print), against the in-run baseline(s) and the ``--compare-to`` run.
 
@@ -16,12 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import GerbilEvalError
-from .safety.inputs import finite
+from ..errors import GerbilEvalError
+from ..safety.inputs import finite
 
 if TYPE_CHECKING:
-    from .compare import Comparison
-    from .run.types import RunResult
+    from .comparison import Comparison
+    from ..run.types import RunResult
 
 #: Every gate flag with its argparse/pytest arguments: the one declaration of their names, defaults and help.
 GATE_FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (

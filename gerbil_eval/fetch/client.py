@@ -20,8 +20,8 @@ from typing import Any
 
 import httpx
 
-from .errors import InfraError
-from .safety.redact import redact
+from ..errors import InfraError
+from ..safety.redact import redact
 
 #: First backoff step in seconds; attempt n waits up to BACKOFF_BASE * 2**n (full jitter).
 BACKOFF_BASE = 0.5

@@ -2,10 +2,10 @@
 
 A model's summary is the headline the terminal table, summary.md, report.html and results.json
 show: cases, mean score with its 95% CI, pass rate, pass@k, errors, latency, tokens. Quality
-figures use the one definition of :mod:`gerbil_eval.compare` (mean over cases; the pass rate
+figures use the one definition of :mod:`gerbil_eval.analysis.comparison` (mean over cases; the pass rate
 equals pass@1). Errors are counted apart and left out of the mean score and pass rate (an
 unreachable answer says nothing about the model); they are still listed so a run with errors
-never looks clean. Gates count them differently, on purpose (see :mod:`gerbil_eval.gates`).
+never looks clean. Gates count them differently, on purpose (see :mod:`gerbil_eval.analysis.gates`).
 
 :func:`build_result` computes every summary and comparison of a run once;
 :func:`with_reference` adds an earlier run (``--compare-to``, ``compare RUN_A RUN_B``) as
@@ -18,8 +18,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from .compare import compare_rows, comparisons_for, model_totals, per_case
-from .run.types import Answers, ResultRow, RunResult, models_in
+from .comparison import compare_rows, comparisons_for, model_totals, per_case
+from ..run.types import Answers, ResultRow, RunResult, models_in
 
 
 def _percentile(values: Sequence[float], q: float) -> float | None:
@@ -126,7 +126,7 @@ def with_reference(run: RunResult, previous: RunResult) -> RunResult:
     candidate. The run's own summaries and comparisons are kept, not recomputed; runs with
     and without execution refuse to mix (:class:`~gerbil_eval.errors.GerbilEvalError`).
     """
-    from .execution.runinfo import require_same_execution
+    from ..execution.runinfo import require_same_execution
 
     require_same_execution(previous, run)
     old_models = previous.models()
