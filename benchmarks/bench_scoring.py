@@ -27,7 +27,7 @@ from typing import Callable
 
 from gerbil_eval import Case, load_cases, score_answer
 from gerbil_eval.answer import Answer, analyse
-from gerbil_eval.assertions import evaluate
+from gerbil_eval.assertions.registry import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 ANSWERS = 500

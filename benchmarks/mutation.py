@@ -60,7 +60,7 @@ ALLOW_LIST = Path(__file__).resolve().parent / "mutation_equivalent.yaml"
 CORE: dict[str, tuple[str, ...]] = {
     "gerbil_eval/reader.py": ("tests/test_reader.py",),
     "gerbil_eval/answer.py": ("tests/test_reader.py", "tests/test_assertions.py"),
-    "gerbil_eval/assertions/__init__.py": ("tests/test_assertions.py",),
+    "gerbil_eval/assertions/registry.py": ("tests/test_assertions.py",),
     "gerbil_eval/assertions/values.py": ("tests/test_assertions.py",),
     "gerbil_eval/assertions/text.py": ("tests/test_assertions.py",),
     "gerbil_eval/assertions/fuzzy.py": ("tests/test_assertions.py",),
@@ -678,7 +678,7 @@ def warm_imports(test_files: list[str]) -> None:
 
     import pytest  # noqa: F401
 
-    for name in ("hypothesis", "gerbil_eval.plugin", *(f.removesuffix(".py").replace("/", ".") for f in test_files)):
+    for name in ("hypothesis", "gerbil_eval.plugin.hooks", *(f.removesuffix(".py").replace("/", ".") for f in test_files)):
         try:
             importlib.import_module(name)
         except BaseException:  # noqa: BLE001 - a skipped or missing optional import only costs time

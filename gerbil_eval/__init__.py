@@ -1,7 +1,9 @@
 """gerbil-eval: YAML cases for Gerbil Scheme answers, scored by a real Gerbil reader.
 
-The public surface below needs neither pytest nor openai, so the scorer can be
-used from notebooks, other harnesses and the pipeline's gates.
+The names below are the public API, listed here and nowhere else (README and docs show only
+these; ``tests/test_architecture.py`` imports each one); every other module is internal. They
+need neither pytest nor openai, so the scorer can be used from notebooks, other harnesses and
+the pipeline's gates.
 
 The names are imported on first use (PEP 562 ``__getattr__``), not here: the pytest
 plugin lives in this package and is loaded by every pytest run in an environment

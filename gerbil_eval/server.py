@@ -33,7 +33,7 @@ import httpx
 
 from .errors import GerbilEvalError, InfraError
 from .fileio import write_json_atomic
-from .options import ModelSpec
+from .run.models import ModelSpec
 from .serving.options import ServingOptions
 
 #: What to run when the engine is missing. The portable build matters: a native build

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from gerbil_eval.errors import GerbilEvalError
-from gerbil_eval.options import MAX_KEY_FILE_BYTES
-from gerbil_eval.safety.inputs import read_text
+from gerbil_eval.safety.inputs import MAX_KEY_FILE_BYTES, read_text
 from gerbil_eval.safety.redact import redact as redact_all, register_secret
 
 ENV_VAR = "TOGETHER_API_KEY"

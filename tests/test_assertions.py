@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gerbil_eval.assertions import REGISTRY, evaluate
+from gerbil_eval.assertions.registry import REGISTRY, evaluate
 from gerbil_eval.code_rule import CODE_TYPES
 from gerbil_eval.cases.loader import Case, CaseFileError, assertion_from_dict
 
@@ -633,7 +633,7 @@ def test_not_prefix_negates_pass_and_score_exactly(type_, answer):
 
 
 def test_long_reasons_are_cut_for_the_terminal():
-    from gerbil_eval.assertions import MAX_REASON
+    from gerbil_eval.assertions.registry import MAX_REASON
 
     names = [f"missing-procedure-{i}" for i in range(40)]
     out = run("calls-any", names, "(x)")

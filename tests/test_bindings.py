@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gerbil_eval.assertions import evaluate
+from gerbil_eval.assertions.registry import evaluate
 from gerbil_eval.commands.bindings import encode
 from gerbil_eval.bindings.build import build_index
 from gerbil_eval.bindings.index import DATA_FILE, PRELUDE, load_index

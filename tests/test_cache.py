@@ -8,7 +8,8 @@ import pytest
 
 from gerbil_eval.fetch.cache import ResponseCache, cache_key, default_cache_dir
 from gerbil_eval.cases.loader import Assertion, Case
-from gerbil_eval.options import ModelSpec, RunOptions
+from gerbil_eval.plugin.options import RunOptions
+from gerbil_eval.run.models import ModelSpec
 from gerbil_eval.fetch.fetcher import Job, job_cache_key
 from gerbil_eval.server import DEFAULT_CTX, served_model
 

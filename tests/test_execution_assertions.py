@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gerbil_eval.answer import analyse
-from gerbil_eval.assertions import evaluate
+from gerbil_eval.assertions.registry import evaluate
 from gerbil_eval.cases.loader import Case, assertion_from_dict
 from gerbil_eval.errors import CaseError
 from gerbil_eval.execution.executor import ExecSettings

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gerbil_eval.answer import analyse
-from gerbil_eval.assertions import evaluate
+from gerbil_eval.assertions.registry import evaluate
 from gerbil_eval.cases.loader import assertion_from_dict
 from gerbil_eval.execution.executor import ExecSettings
 from gerbil_eval.execution.gerbil import find_gerbil

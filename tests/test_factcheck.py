@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gerbil_eval.assertions import evaluate
+from gerbil_eval.assertions.registry import evaluate
 from gerbil_eval.cases.loader import CaseFileError, assertion_from_dict, load_cases
 from gerbil_eval.code_rule import asks_for_code
 from gerbil_eval.scoring.score import NO_CODE, score_answer

@@ -110,7 +110,7 @@ def test_a_run_without_options_loads_the_plugin_but_not_the_case_machinery(proje
         import sys
 
         def test_only_the_plugin_is_loaded():
-            assert "gerbil_eval.plugin" in sys.modules
+            assert "gerbil_eval.plugin.hooks" in sys.modules
             heavy = {"yaml", "gerbil_eval.cases.loader", "gerbil_eval.scoring.score", "gerbil_eval.cases.lint", "gerbil_eval.reader"}
             assert sorted(heavy & set(sys.modules)) == []
     """)
@@ -141,6 +141,17 @@ def test_model_collects_one_item_per_case_and_skips_project_tests_on_standin_ser
     assert "cases/hash.yaml::case-0[fake-model]" in out and "cases/hash.yaml::case-3[fake-model]" in out
     assert "test_unit" not in out
     assert server.requests == 0  # --collect-only asks nothing
+
+
+def test_a_finished_run_leaves_no_thread_of_its_own_running(project):
+    """Hooks hand the run to a session that stops what it started: the report-import thread and the
+    scoring dispatchers are joined at exit (an in-process run, so its threads are visible here)."""
+    import threading
+
+    with FakeOpenAI(answers=answers(3, 4)) as server:
+        result = project.runpytest(*args(server))
+    result.assert_outcomes(passed=3, failed=1)
+    assert [t.name for t in threading.enumerate() if t.name.startswith("gerbil-eval")] == []
 
 
 def test_passing_run_exits_0_and_writes_the_run_folder_on_standin_server(project):

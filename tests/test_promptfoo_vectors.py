@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from gerbil_eval.assertions import evaluate
+from gerbil_eval.assertions.registry import evaluate
 from gerbil_eval.cases.loader import CaseFileError, assertion_from_dict
 from gerbil_eval.cases.lint import empty_item_warnings
 from gerbil_eval.cases.loader import Case

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from gerbil_eval import CaseError, load_cases, score_answer
 from gerbil_eval.answer import analyse
-from gerbil_eval.assertions import REGISTRY, evaluate
+from gerbil_eval.assertions.registry import REGISTRY, evaluate
 from gerbil_eval.code_rule import CODE_TYPES, has_scheme_code
 from gerbil_eval.cases.loader import CASE_KEYS, Case, assertion_from_dict
 from gerbil_eval.reader import Form, Keyword, Symbol, read, write_datum

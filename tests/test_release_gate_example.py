@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from gerbil_eval.commands import report as report_cmd
-from gerbil_eval.options import add_options
+from gerbil_eval.plugin.options import add_options
 
 WORKFLOW = Path(__file__).resolve().parents[1] / "examples" / "github-actions-release-gate.yml"
 

@@ -14,7 +14,8 @@ import pytest
 from gerbil_eval.fetch.cache import ResponseCache
 from gerbil_eval.cases.loader import Assertion, Case
 from gerbil_eval.errors import InfraError
-from gerbil_eval.options import ModelSpec, RunOptions
+from gerbil_eval.plugin.options import RunOptions
+from gerbil_eval.run.models import ModelSpec
 from gerbil_eval.fetch.fetcher import Fetcher, Job, request_params
 from gerbil_eval.server import DEFAULT_CTX, LlamaServer, served_model
 from tests.fake_openai import FakeOpenAI, asked

@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import Outcome, register, values
+from . import values
+from .registry import Outcome, register
 from ..answer import Answer
 from ..reader import Char, Datum, Form, Keyword, Symbol, write_datum
 

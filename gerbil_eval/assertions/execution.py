@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from . import Outcome, register
+from .registry import Outcome, register
 from ..answer import Answer
 from ..reader import read
 from ..execution.executor import AnswerRun, ExecSettings, claim_specs, run_answer

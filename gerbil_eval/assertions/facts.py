@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import Outcome, register, values
+from . import values
+from .registry import Outcome, register
 from ..answer import Answer
 from ..factcheck import FACTS, contradictions
 

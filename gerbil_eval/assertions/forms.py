@@ -16,7 +16,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable
 
-from . import Outcome, register, values
+from . import values
+from .registry import Outcome, register
 from ..answer import Answer
 from ..safety.shown import short_repr
 from ..reader import Char, Datum, Form, Keyword, Symbol, read, write_datum

@@ -10,7 +10,8 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from . import Outcome, register, threshold_of, values
+from . import values
+from .registry import Outcome, register, threshold_of
 from ..answer import Answer
 
 

@@ -24,7 +24,8 @@ from typing import Any, Callable, Collection, Iterable
 
 from rapidfuzz import fuzz, process
 
-from . import Outcome, register, values
+from . import values
+from .registry import Outcome, register
 from .codeindex import code_index
 from ..answer import Answer
 from ..reader import Datum, Form, Keyword, Symbol

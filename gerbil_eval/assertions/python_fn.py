@@ -24,7 +24,8 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
-from . import Outcome, register, threshold_of, values
+from . import values
+from .registry import Outcome, register, threshold_of
 from ..answer import Answer
 from ..safety.shown import short_repr
 

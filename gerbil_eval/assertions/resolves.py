@@ -19,7 +19,7 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from . import Outcome, register
+from .registry import Outcome, register
 from ..answer import Answer
 from ..bindings.index import PRELUDE, BindingIndex, is_internal, load_index
 from ..bindings.scope import Usage, usage_of

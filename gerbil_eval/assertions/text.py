@@ -15,7 +15,8 @@ from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
-from . import Outcome, register, threshold_of, values
+from . import values
+from .registry import Outcome, register, threshold_of
 from ..answer import Answer
 
 

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from ..assertions import REGISTRY, known_types, lookup, split_type
+from ..assertions.registry import REGISTRY, known_types, lookup, split_type
 from ..errors import CaseError, GerbilEvalError
 from ..safety.inputs import read_text
 from ..safety.shown import short_repr

@@ -47,7 +47,7 @@ def _read(path: Path, what: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..answer import analyse
     from ..cases.loader import assertion_from_dict
-    from ..assertions import evaluate
+    from ..assertions.registry import evaluate
     from ..execution.executor import ExecSettings
     from ..execution.gerbil import find_gerbil
     from ..execution.sandbox import Limits, isolation_level

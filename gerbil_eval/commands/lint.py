@@ -11,8 +11,8 @@ import difflib
 
 from ..cases.lint import Scorer, explain, lint_report
 from ..errors import CaseError
-from ..options import DEFAULT_MAX_ANSWER_BYTES, DEFAULT_SCORE_TIMEOUT
 from ..safety.shown import terminal_safe
+from ..scoring.limits import DEFAULT_MAX_ANSWER_BYTES, DEFAULT_SCORE_TIMEOUT
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

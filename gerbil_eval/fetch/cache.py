@@ -42,7 +42,7 @@ def cache_key(endpoint: str, model: str, messages: Any, temperature: float, max_
               seed: int | None, sample: int) -> str:
     """A stable hash of one request's identity (never includes the API key).
 
-    ``endpoint`` is :attr:`ModelSpec.cache_endpoint <gerbil_eval.options.ModelSpec.cache_endpoint>`:
+    ``endpoint`` is :attr:`ModelSpec.cache_endpoint <gerbil_eval.run.models.ModelSpec.cache_endpoint>`:
     a base URL, or a served model's identity.
     """
     identity = {"base_url": endpoint.rstrip("/"), "model": model, "messages": messages, "temperature": temperature,

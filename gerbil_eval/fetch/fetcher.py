@@ -25,7 +25,8 @@ from ..safety.redact import redact
 
 if TYPE_CHECKING:
     from ..cases.loader import Case
-    from ..options import ModelSpec, RunOptions
+    from ..plugin.options import RunOptions
+    from ..run.models import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Job:
 
     @property
     def key(self) -> tuple[str, str, int]:
-        return (self.model.label, self.case.id, self.sample)
+        return (self.model.name, self.case.id, self.sample)
 
     @property
     def messages(self) -> list[dict[str, str]]:
@@ -168,7 +169,7 @@ class Fetcher:
             if hit is None:
                 todo.append((job, key))
                 continue
-            self._deliver(job, Response(job.model.label, job.case.id, job.sample, cached=True, **hit), results)
+            self._deliver(job, Response(job.model.name, job.case.id, job.sample, cached=True, **hit), results)
         if todo:
             self._run(self._fetch_all(grouped_by_model(todo), results))
         return results
@@ -213,7 +214,7 @@ class Fetcher:
                 bar.close()
 
     async def _request(self, job: Job, key: str) -> Response:
-        base = (job.model.label, job.case.id, job.sample)
+        base = (job.model.name, job.case.id, job.sample)
         try:
             got = await self._client(job.model.base_url).complete(
                 job.model.name, job.messages, request_params(self.options, job.sample))
@@ -232,20 +233,3 @@ def _count(value: Any) -> int | None:
     """A token count as the endpoint reported it, or None when it is not a whole number >= 0
     (an endpoint's ``NaN``, string or float must not reach the summary or results.json)."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def replayed(jobs: Iterable[Job], recorded: dict[tuple[str, str, int], Response], source: str,
-             log: ResponseLog | None) -> dict[tuple[str, str, int], Response]:
-    """Answers for ``jobs`` from a replay file; a job with no recorded answer becomes an error."""
-    results: dict[tuple[str, str, int], Response] = {}
-    for job in jobs:
-        response = recorded.get(job.key) or Response(
-            *job.key, content=None, error=f"no recorded response in {source} for model {job.key[0]!r}, "
-                                       f"case {job.key[1]!r}, sample {job.key[2]}")
-        if log is not None:
-            log.append(response)
-        results[job.key] = response
-    return results
-
-
-__all__ = ["Fetcher", "Job", "Response", "grouped_by_model", "replayed", "request_params"]

@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from ..errors import GerbilEvalError
+from ..run.folder import ResponseLog
 from ..run.types import Response
 from ..safety.inputs import parse_json, read_text, valid_unicode
 from ..safety.shown import short_repr
+
+if TYPE_CHECKING:
+    from ..run.models import ModelSpec
+    from .fetcher import Job
 
 
 #: Optional recorded fields and the types the summary can use (checked, so a bad one is a
@@ -66,3 +72,43 @@ def load_replay(path: Path) -> dict[tuple[str, str, int], Response]:
 def replayed_models(answers: dict[tuple[str, str, int], Response]) -> list[str]:
     """Models in a replay file, in first-seen order (the run's models when no --model is given)."""
     return list(dict.fromkeys(model for model, _, _ in answers))
+
+
+class Replayer:
+    """A replay file behind the fetcher's interface: ``fetch(jobs)`` answers from the recording and
+    never from the network, so the plugin treats a replayed run like any other."""
+
+    def __init__(self, path: Path) -> None:
+        self.source = str(path)
+        self.recorded = load_replay(path)
+        #: where each answer is appended as it is handed out (the run's responses.jsonl)
+        self.log: ResponseLog | None = None
+        #: called with each (job, response) as it is handed out, as the Fetcher does
+        self.on_response: Callable[[Job, Response], None] | None = None
+        self.progress = False  # nothing to wait for: no progress bar
+
+    def models(self) -> list[ModelSpec]:
+        """The recorded models, in first-seen order: the run's models when no --model is given."""
+        from ..run.models import ModelSpec
+
+        return [ModelSpec(name, "replay") for name in replayed_models(self.recorded)]
+
+    def fetch(self, jobs: Iterable[Job]) -> dict[tuple[str, str, int], Response]:
+        """Answers for ``jobs``; a job with no recorded answer becomes an error answer."""
+        results: dict[tuple[str, str, int], Response] = {}
+        for job in jobs:
+            response = self.recorded.get(job.key) or Response(
+                *job.key, content=None, error=f"no recorded response in {self.source} for model {job.key[0]!r}, "
+                                           f"case {job.key[1]!r}, sample {job.key[2]}")
+            if self.log is not None:
+                self.log.append(response)
+            results[job.key] = response
+            if self.on_response is not None:
+                self.on_response(job, response)
+        return results
+
+    def preflight(self, models: Iterable[ModelSpec]) -> None:
+        """Nothing to check: no endpoint is asked."""
+
+    def close(self) -> None:
+        """Nothing to stop: no client, no event loop."""

@@ -7,7 +7,7 @@ a :class:`~gerbil_eval.render.options.ReportOptions`. The pytest plugin calls
 :func:`terminal_report` and :func:`write_reports` at the end of every run; ``compare`` and
 ``report`` call them on saved runs.
 
-May import: ``run``, the analysis modules (``compare``, ``summary``), ``errors``, ``fileio``,
+May import: ``run``, ``analysis`` (comparison, totals), ``execution.runinfo``, ``errors``, ``fileio``,
 ``safety``. Never the pytest plugin or its options.
 """
 

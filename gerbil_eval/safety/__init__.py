@@ -8,4 +8,7 @@ One job per module:
 - :mod:`.inputs` — files a command reads (one-line errors for missing, unreadable, non-UTF-8, too
   large, too deep) and numbers that must be finite.
 - :mod:`.names` — remote-supplied names (job ids, file names) checked before they become paths.
+- :mod:`.yaml_bounds` — caps on a parsed YAML document before it becomes Python objects.
+
+May import: errors only; everything else imports it.
 """

@@ -17,6 +17,9 @@ from typing import Any
 from ..errors import GerbilEvalError
 from .shown import short_repr
 
+#: An API key file larger than this is not a key (``/dev/zero`` must not be read whole).
+MAX_KEY_FILE_BYTES = 64 << 10
+
 #: Default cap on a file read whole into memory (case files have their own, smaller cap).
 MAX_FILE_BYTES = 256 << 20
 

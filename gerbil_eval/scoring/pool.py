@@ -156,7 +156,7 @@ class ScorePool:
         return _Worker()
 
     def _score(self, worker: _Worker | None, case: Case, answer: str, context: dict) -> tuple[_Worker | None, CaseScore]:
-        from ..assertions import lookup
+        from ..assertions.registry import lookup
 
         answer, note = cut_answer(answer, self.max_answer_bytes)
         results: list[AssertionResult] = []

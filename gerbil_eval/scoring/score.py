@@ -21,7 +21,7 @@ from typing import Any
 
 from ..answer import Answer, analyse
 from ..code_rule import asks_for_code, has_scheme_code
-from ..assertions import evaluate
+from ..assertions.registry import evaluate
 from ..cases.loader import Case
 
 

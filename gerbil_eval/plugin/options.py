@@ -12,43 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import GerbilEvalError
-from .analysis.gates import GateLimits, add_gate_flags
-from .safety.inputs import finite, read_text
-from .safety.redact import register_secret, register_url_secrets
-from .system_prompt import system_prompt_from_flags
+from ..errors import GerbilEvalError
+from ..analysis.gates import GateLimits, add_gate_flags
+from ..run.models import ModelSpec
+from ..safety.inputs import MAX_KEY_FILE_BYTES, finite, read_text
+from ..scoring.limits import DEFAULT_MAX_ANSWER_BYTES, DEFAULT_SCORE_TIMEOUT
+from ..safety.redact import register_secret, register_url_secrets
+from ..system_prompt import system_prompt_from_flags
 
 #: Ollama's OpenAI-compatible endpoint: the default when nothing else is given.
 DEFAULT_BASE_URL = "http://localhost:11434/v1"
-#: Seconds one check may take on one answer (the shipped cases take milliseconds).
-DEFAULT_SCORE_TIMEOUT = 5.0
-#: Answers are cut to this many UTF-8 bytes before scoring (a real answer is a few KB).
-DEFAULT_MAX_ANSWER_BYTES = 1 << 20
-#: An API key file larger than this is not a key (``/dev/zero`` must not be read whole).
-MAX_KEY_FILE_BYTES = 64 << 10
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A model to evaluate: its name as the endpoint knows it, and the endpoint."""
-
-    name: str
-    base_url: str
-    role: str = "candidate"  # "candidate" (--model) or "baseline" (--baseline)
-    #: For a model the harness serves itself (--serve): what is served (files, alias, context),
-    #: as a stable string; None for every other endpoint.
-    served: str | None = None
-
-    @property
-    def label(self) -> str:
-        """The name used in item ids and reports."""
-        return self.name
-
-    @property
-    def cache_endpoint(self) -> str:
-        """What answers this model, as far as the response cache is concerned: the base URL,
-        or for a served model what is served, because --serve listens on a new port every run."""
-        return self.served or self.base_url
 
 
 def parse_model_spec(text: str, default_base_url: str, role: str = "candidate") -> ModelSpec:
@@ -218,9 +191,9 @@ def options_from_config(config: Any) -> RunOptions:
         raise GerbilEvalError(f"{source} {base_url!r}: must start with http:// or https://")
     seen: set[str] = set()
     for spec in (*models, *baselines):
-        if spec.label in seen:  # item ids, answers and result rows are keyed by the name
-            raise GerbilEvalError(f"model {spec.label!r} is given twice (--model/--baseline); give each model once")
-        seen.add(spec.label)
+        if spec.name in seen:  # item ids, answers and result rows are keyed by the name
+            raise GerbilEvalError(f"model {spec.name!r} is given twice (--model/--baseline); give each model once")
+        seen.add(spec.name)
     for name in ("--samples", "--concurrency", "--max-tokens", "--exec-workers", "--max-answer-bytes"):
         if get(name) is not None and get(name) < 1:
             raise GerbilEvalError(f"{name} must be at least 1, got {get(name)}")
