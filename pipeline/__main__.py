@@ -7,16 +7,16 @@ import sys
 from gerbil_eval.cli import main as dispatch
 
 COMMANDS = {
-    "data": ("pipeline.data.cli", "build training data (Together, ShareGPT, Alpaca) from the cookbook, docs and sources"),
-    "train": ("pipeline.together_train", "upload the training file and start a LoRA fine-tune on Together AI"),
-    "status": ("pipeline.together_status", "show the run's state and the fine-tune job's status (--watch to follow it)"),
-    "download": ("pipeline.download", "download the LoRA adapter checkpoint and extract it safely"),
-    "convert": ("pipeline.convert.cli", "convert a PEFT LoRA adapter to a GGUF LoRA adapter"),
-    "merge": ("pipeline.merge.cli", "merge a LoRA adapter into its base GGUF (or HF folder), optionally quantized"),
-    "inspect": ("pipeline.convert.inspect_cmd", "print a GGUF file's metadata and tensor table"),
-    "deploy": ("pipeline.deploy", "deploy the adapter to Ollama or a local llama.cpp server"),
-    "opencode": ("pipeline.opencode", "add or update the model as a provider in opencode.json"),
-    "run": ("pipeline.run", "data -> train -> watch -> download -> convert -> deploy -> gate, resumable"),
+    "data": ("pipeline.commands.data", "build training data (Together, ShareGPT, Alpaca) from the cookbook, docs and sources"),
+    "train": ("pipeline.commands.train", "upload the training file and start a LoRA fine-tune on Together AI"),
+    "status": ("pipeline.commands.status", "show the run's state and the fine-tune job's status (--watch to follow it)"),
+    "download": ("pipeline.commands.download", "download the LoRA adapter checkpoint and extract it safely"),
+    "convert": ("pipeline.commands.convert", "convert a PEFT LoRA adapter to a GGUF LoRA adapter"),
+    "merge": ("pipeline.commands.merge", "merge a LoRA adapter into its base GGUF (or HF folder), optionally quantized"),
+    "inspect": ("pipeline.commands.inspect", "print a GGUF file's metadata and tensor table"),
+    "deploy": ("pipeline.commands.deploy", "deploy the adapter to Ollama or a local llama.cpp server"),
+    "opencode": ("pipeline.commands.opencode", "add or update the model as a provider in opencode.json"),
+    "run": ("pipeline.commands.run", "data -> train -> watch -> download -> convert -> deploy -> gate, resumable"),
 }
 
 

@@ -1,4 +1,4 @@
-"""Safe extraction of downloaded checkpoint archives (pipeline/archive.py)."""
+"""Safe extraction of downloaded checkpoint archives (pipeline/together/archive.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import zstandard
 
 from gerbil_eval.errors import GerbilEvalError
-from pipeline.archive import detect_format, find_adapter, safe_extract
+from pipeline.together.archive import detect_format, find_adapter, safe_extract
 
 
 def make_tar(members: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:

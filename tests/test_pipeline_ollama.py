@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.families import FAMILIES
-from pipeline.ollama import OllamaModel, check_version, modelfile_text, parse_version
+from pipeline.deploy.ollama import OllamaModel, check_version, modelfile_text, parse_version
 from gerbil_eval.errors import GerbilEvalError
 from gerbil_eval.system_prompt import DEFAULT_SYSTEM_PROMPT
 
@@ -321,7 +321,7 @@ def test_pull_progress_is_shown_per_layer() -> None:
     import io
     from contextlib import redirect_stderr
 
-    from pipeline.ollama import pull
+    from pipeline.deploy.ollama import pull
 
     server = OllamaStandIn(models=set())
     try:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.fake_openai import FakeOpenAI
-from pipeline.opencode import strip_jsonc, update_config
-from pipeline.run import STEPS
+from pipeline.deploy.opencode import strip_jsonc, update_config
+from pipeline.commands.run import STEPS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,7 +106,7 @@ def test_make_pipeline_dry_run(tmp_path: Path) -> None:
 def test_run_resumes_after_the_last_completed_step_and_stops_on_failure(tmp_path: Path) -> None:
     from argparse import Namespace
 
-    from pipeline import run as run_mod
+    from pipeline.commands import run as run_mod
 
     (tmp_path / "pipeline-state.json").write_text(json.dumps({"completed_steps": ["data", "train", "watch"],
                                                               "adapter_dir": "/x/adapter"}))
@@ -138,7 +138,7 @@ def test_run_skips_a_step_done_by_hand_and_from_reruns_it(tmp_path: Path) -> Non
     """`pipeline train` run by hand marks only "train": `pipeline run` rebuilds data, then must not start a second job."""
     import argparse
 
-    from pipeline import run as run_mod
+    from pipeline.commands import run as run_mod
 
     (tmp_path / "pipeline-state.json").write_text(json.dumps({"completed_steps": ["train"], "job_id": "ft-1"}))
     calls: list[list[str]] = []
@@ -161,7 +161,7 @@ def test_a_new_train_by_hand_voids_the_later_steps_so_run_resumes_after_it(tmp_p
     """The original complaint: after `pipeline train --force` the completed steps were skipped unless --from was given."""
     import argparse
 
-    from pipeline import run as run_mod
+    from pipeline.commands import run as run_mod
     from pipeline.state import load_state, save_state
 
     (tmp_path / "pipeline-state.json").write_text(json.dumps({"completed_steps": list(STEPS), "job_id": "ft-1"}))
@@ -210,7 +210,7 @@ def test_llama_server_gate_command_is_accepted_by_compare_adapter(tmp_path: Path
     import argparse
 
     from gerbil_eval.commands import compare_adapter
-    from pipeline import run as run_mod
+    from pipeline.commands import run as run_mod
 
     parser = argparse.ArgumentParser()
     run_mod.add_arguments(parser)
@@ -247,7 +247,7 @@ def test_gate_step_fails_on_a_failed_gate_not_on_failing_cases(tmp_path: Path, g
     """The harness exits 1 for a failed case as for a failed gate; the gate check (`gerbil_eval report`) decides."""
     import argparse
 
-    from pipeline import run as run_mod
+    from pipeline.commands import run as run_mod
 
     calls: list[list[str]] = []
 
@@ -271,8 +271,8 @@ def test_gate_step_fails_on_a_failed_gate_not_on_failing_cases(tmp_path: Path, g
 def test_merged_is_forwarded_to_the_ollama_deploy_step(tmp_path: Path) -> None:
     import argparse
 
-    from pipeline import deploy
-    from pipeline import run as run_mod
+    from pipeline.commands import deploy
+    from pipeline.commands import run as run_mod
 
     parser = argparse.ArgumentParser()
     run_mod.add_arguments(parser)

@@ -212,7 +212,7 @@ def test_an_sdk_check_failure_is_one_redacted_line() -> None:
     import together
 
     from gerbil_eval.errors import GerbilEvalError
-    from pipeline.together_api import together_errors
+    from pipeline.together.api import together_errors
 
     with pytest.raises(GerbilEvalError) as info:
         with together_errors("upload of data.jsonl", KEY):

@@ -19,9 +19,9 @@ from gerbil_eval.commands.serve import add_arguments as add_serve_arguments
 from gerbil_eval.commands.serve import serving_options
 from gerbil_eval.system_prompt import DEFAULT_SYSTEM_PROMPT, system_prompt_from_flags
 from pipeline.data.build import MANIFEST, BuildConfig, build
-from pipeline.ollama import OllamaModel, modelfile_text
+from pipeline.deploy.ollama import OllamaModel, modelfile_text
 from pipeline.state import load_state, save_state
-from pipeline.together_train import training_system_prompt
+from pipeline.together.train import training_system_prompt
 from tests.fake_openai import FakeOpenAI
 
 RECIPE = ('{"id": "r1", "title": "Add numbers", "tags": [], "imports": [], "code": "(+ 1 2)", '

@@ -23,7 +23,7 @@ import zstandard
 
 from gerbil_eval.cases.loader import load_cases
 from gerbil_eval.errors import CaseError, GerbilEvalError
-from pipeline.archive import Limits, safe_extract
+from pipeline.together.archive import Limits, safe_extract
 
 from .fake_openai import FakeOpenAI, asked
 from .rundocs import make_doc
@@ -216,7 +216,7 @@ def test_49_of_50_errored_is_refused_by_the_report_gate(tmp_path: Path, gate: li
 
 def test_49_of_50_errored_is_refused_by_the_pipelines_gate_step(tmp_path: Path, monkeypatch) -> None:
     """The gate step re-checks with `gerbil_eval report` after pytest exits 1; that check now fails too."""
-    from pipeline import run as run_mod
+    from pipeline.commands import run as run_mod
 
     monkeypatch.chdir(tmp_path)
     write_run(tmp_path)

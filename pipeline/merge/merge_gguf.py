@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from gerbil_eval.fileio import atomic_path
 
-from ..convert.inspect_cmd import read_gguf
+from ..convert.gguf_reader import read_gguf
 from .lora_gguf import LoraPair, MergeError, lora_pairs
 
 #: Rows of an adapted weight processed at once: ~16M values (64 MB as float32) per block.

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from gerbil_eval.errors import GerbilEvalError
 from gerbil_eval.fileio import sha256_file, write_text_atomic
 
-from .families import FAMILIES, ModelFamily, project_system_prompt
+from ..families import FAMILIES, ModelFamily, project_system_prompt
 
 DEFAULT_HOST = "http://localhost:11434"
 #: Versions reported to reject ADAPTER at `ollama create` (third-party report, unverified in source).

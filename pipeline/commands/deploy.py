@@ -9,19 +9,17 @@ id, base URL) in the state file for ``pipeline opencode`` and the gate.
 from __future__ import annotations
 
 import argparse
-import shlex
-import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 from gerbil_eval.errors import GerbilEvalError
-from gerbil_eval.server import default_ctx, output_budget
-from gerbil_eval.system_prompt import DEFAULT_SYSTEM_PROMPT
+from gerbil_eval.server import output_budget
 
-from .families import FAMILIES, ModelFamily, family_for, family_named
-from .ollama import DEFAULT_HOST, OllamaModel, deploy as deploy_ollama, modelfile_text, write_modelfile
-from .state import ADAPTER_GGUF, PipelineState, add_workdir_argument, load_state, save_state
+from ..families import FAMILIES, ModelFamily, family_for, family_named
+from ..state import ADAPTER_GGUF, PipelineState, add_workdir_argument, load_state, save_state
+from ..deploy.llama_server import deploy_llama_server
+from ..deploy.ollama import DEFAULT_HOST, OllamaModel, deploy as deploy_ollama, modelfile_text, write_modelfile
 
 DEFAULT_OLLAMA_BASE = FAMILIES[0].ollama_base
 #: Where ``--merged`` writes the merged model, beside the adapter in the run's folder.
@@ -92,7 +90,7 @@ def _merger(args: argparse.Namespace, adapter: Path):
         raise GerbilEvalError(f"--merged needs --base-gguf BASE.gguf (the base model's GGUF){'' if args.base_gguf is None else f'; {args.base_gguf}: no such file'}")
 
     def merge() -> Path:
-        from .merge.build import build_merged
+        from ..merge.build import build_merged
 
         output = Path(args.workdir) / MERGED_GGUF
         kind = None if args.quantize == "none" else args.quantize
@@ -130,21 +128,5 @@ def run(args: argparse.Namespace) -> int:
         save_state(args.workdir, state)
         print(f"created Ollama model {args.name} via {how}; try: pytest --model {args.name} --baseline {base}")
         return 0
-    if not args.gguf.is_file():
-        raise GerbilEvalError(f"--gguf {args.gguf}: no such base model file")
-    url = f"http://127.0.0.1:{args.port}/v1"
-    ctx = args.ctx or default_ctx(args.gguf)
-    system = state.system_prompt or DEFAULT_SYSTEM_PROMPT
-    # Recorded now for --record-only (and `pipeline run`); `serve` records the same again once it is up.
-    state.deployment = {"kind": "llama-server", "model": args.alias, "base_url": url, "gguf": str(args.gguf),
-                        "lora": str(adapter), "context": ctx, "output": output_budget(ctx, args.max_tokens),
-                        "system_prompt": system}
-    state.mark_done("deploy")
-    save_state(args.workdir, state)
-    cmd = [sys.executable, "-m", "gerbil_eval", "serve", "--gguf", str(args.gguf), "--lora", str(adapter),
-           "--alias", args.alias, "--port", str(args.port), "--ctx", str(ctx), "--system", system,
-           "--workdir", str(args.workdir), *(["--max-tokens", str(args.max_tokens)] if args.max_tokens else [])]
-    if args.record_only:
-        print("recorded; serve it with: " + shlex.join(cmd))
-        return 0
-    return subprocess.call(cmd)
+    return deploy_llama_server(Path(args.workdir), state, gguf=args.gguf, adapter=adapter, alias=args.alias,
+                               port=args.port, ctx=args.ctx, max_tokens=args.max_tokens, record_only=args.record_only)

@@ -13,7 +13,7 @@ from typing import Any
 import gguf
 from tabulate import tabulate
 
-from .errors import AdapterError
+from ..convert.gguf_reader import read_gguf
 
 #: Arrays longer than this (tokenizer vocabularies) are summarised, not printed.
 MAX_ARRAY_ITEMS = 8
@@ -25,21 +25,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "tensor table: name, shape in ggml order (ne0 first, as llama.cpp reports it), type, bytes."
     )
     parser.add_argument("file", type=Path, metavar="FILE.gguf", help="any GGUF file: adapter or model")
-
-
-def read_gguf(path: Path) -> gguf.GGUFReader:
-    """Open ``path`` with gguf's reader, turning a missing or non-GGUF file into one line."""
-    if not path.is_file():
-        raise AdapterError(f"{path}: no such file")
-    with path.open("rb") as fh:
-        magic = fh.read(4)
-    if magic != b"GGUF":  # e.g. the PEFT folder's adapter_model.safetensors: say so, not numpy's complaint
-        raise AdapterError(f"{path}: not a readable GGUF file (it starts with {magic!r}, not b'GGUF'; "
-                           "python -m pipeline convert turns a PEFT adapter into one)")
-    try:
-        return gguf.GGUFReader(path)
-    except (ValueError, OSError, IndexError) as exc:  # the reader reports bad magic/truncation this way
-        raise AdapterError(f"{path}: not a readable GGUF file ({exc})") from None
 
 
 def field_text(field: gguf.ReaderField) -> str:

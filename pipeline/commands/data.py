@@ -10,10 +10,10 @@ from gerbil_eval.analysis.contamination import DEFAULT_THRESHOLD, SCORER_NAME
 from gerbil_eval.safety.inputs import read_text
 from tqdm import tqdm
 
-from .build import MANIFEST, SPLIT_FILES, BuildConfig, build
-from .clean import DEFAULT_MAX_CHARS
-from .formats import FORMATS
-from .generate import DEFAULT_SYSTEM_PROMPT
+from ..data.build import MANIFEST, SPLIT_FILES, BuildConfig, build
+from ..data.clean import DEFAULT_MAX_CHARS
+from ..data.formats import FORMATS
+from ..data.generate import DEFAULT_SYSTEM_PROMPT
 
 STEPS = 6  # the progress steps reported by build()
 

@@ -34,7 +34,7 @@ LOCAL_BATCH_SIZE = 4
 
 
 def add_local_arguments(p: argparse.ArgumentParser) -> None:
-    """Options only the local backend has; the shared ones live in ``together_train``."""
+    """Options only the local backend has; the shared ones live in ``pipeline.commands.train``."""
     g = p.add_argument_group("local backend (--backend local)")
     g.add_argument("--base", type=Path, default=None,
                    help="base model: a .gguf file or a Hugging Face folder (default: the embedded SmolLM2-135M-Instruct GGUF)")

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .convert import convert_adapter
-from .tensors import OUTTYPES
+from ..convert.convert import convert_adapter
+from ..convert.tensors import OUTTYPES
 
 DEFAULT_OUTTYPE = "f32"
 

@@ -32,13 +32,13 @@ from typing import Callable
 
 from gerbil_eval.errors import GerbilEvalError
 
-from .ollama import DEFAULT_HOST
-from .credentials import add_api_key_file_argument
-from .families import family_for
-from .releases import last_passing, record_release
-from .state import ADAPTER_GGUF, add_workdir_argument, load_state, save_state
-from .local.cli import BASE_CONFIG, LOCAL_DIR
-from .together_train import DEFAULT_BASE, DATA_SUBDIR, TOGETHER_FILE
+from ..deploy.ollama import DEFAULT_HOST
+from ..credentials import add_api_key_file_argument
+from ..families import family_for
+from ..releases import last_passing, record_release
+from ..state import ADAPTER_GGUF, add_workdir_argument, load_state, save_state
+from ..local.train import BASE_CONFIG, LOCAL_DIR
+from ..together.train import DEFAULT_BASE, DATA_SUBDIR, TOGETHER_FILE
 
 STEPS = ("data", "train", "watch", "download", "convert", "deploy", "gate")
 #: Hyper-parameters `--retrain` (or any run) passes through to `pipeline train` when given.

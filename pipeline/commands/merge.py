@@ -7,8 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from .lora_gguf import MergeError
-from .quantize import FTYPES
+from ..merge.lora_gguf import MergeError
+from ..merge.quantize import FTYPES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,14 +38,14 @@ def run(args: argparse.Namespace) -> int:
     progress = sys.stderr.isatty()
     started = time.perf_counter()
     if args.format == "hf":
-        from .hf import merge_hf
+        from ..merge.hf import merge_hf
 
         if args.quantize:
             raise MergeError("--quantize applies to GGUF output; quantize the HF folder with your serving engine's tools")
         merged = merge_hf(args.base, args.adapter, args.output, adapter_scale=args.scale, force=args.force, progress=progress)
         print(f"wrote {args.output}/: {merged} weights merged ({time.perf_counter() - started:.1f} s)")
         return 0
-    from .build import build_merged
+    from ..merge.build import build_merged
 
     result = build_merged(args.base, args.adapter, args.output, kind=args.quantize, adapter_scale=args.scale,
                           force=args.force, progress=progress, threads=args.threads, verbose=args.verbose)

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from gerbil_eval.errors import GerbilEvalError
 
-from .credentials import redact, together_api_key
+from ..credentials import redact, together_api_key
 
 #: Terminal job states: polling stops at these.
 TERMINAL_STATUSES = ("completed", "error", "user_error", "cancelled")
