@@ -144,3 +144,15 @@ def test_bootstrap_of_a_large_run_is_drawn_in_batches_yet_reproducible() -> None
     se = values.std(ddof=1) / math.sqrt(values.size)
     assert lo < values.mean() < hi
     assert hi - lo == pytest.approx(2 * 1.96 * se, rel=0.1), "a 95% interval is about +-1.96 standard errors"
+
+
+def test_an_interval_asked_again_is_the_same_and_other_settings_are_not_served_from_it() -> None:
+    """Every renderer asks for a model's interval again; the answer is computed once per distinct input."""
+    values = [round(abs(math.cos(i)), 3) for i in range(1, 41)]
+    first = stats.bootstrap_mean_ci(values)
+    assert stats.bootstrap_mean_ci(np.array(values)) == first
+    narrow = stats.bootstrap_mean_ci(values, confidence=0.5)
+    assert first[0] < narrow[0] < narrow[1] < first[1]
+    assert stats.bootstrap_mean_ci(values, resamples=200) != first
+    assert stats.bootstrap_mean_ci(values, seed=5) != first
+    assert stats.bootstrap_mean_ci(values[:-1]) != first

@@ -10,7 +10,9 @@ once: the endpoints' (:class:`~gerbil_eval.fetch.fetcher.Fetcher`) or a replay f
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import gc
 import importlib
 import sys
 import threading
@@ -53,14 +55,16 @@ def case_node_path(file: Path, given: Path, rootpath: Path) -> str:
 
 def _import_report_modules() -> None:
     """Import what the reports need while requests are in flight and the CPU is idle
-    (matplotlib alone is a large part of a run's CPU time otherwise).
+    and start the chart's process (matplotlib, a large part of a run's CPU time, is imported only there).
 
     Only an optimisation: whatever fails here is imported again, in the main thread,
     when the reports are written, and any real error shows there.
     """
-    for name in ("gerbil_eval.render", "gerbil_eval.render.html", "gerbil_eval.analysis.gates", "matplotlib.pyplot"):
+    for name in ("gerbil_eval.render", "gerbil_eval.render.html", "gerbil_eval.analysis.gates"):
         with contextlib.suppress(Exception):
             importlib.import_module(name)
+    with contextlib.suppress(Exception):  # matplotlib: in the chart's own process (render/chart_process.py)
+        importlib.import_module("gerbil_eval.render.chart_process").start()
 
 
 class EvalSession:
@@ -82,6 +86,10 @@ class EvalSession:
         self.scores: dict[tuple[str, str, int], Any] = {}
         self.items: list[pytest.Item] = []
         self._prewarm: threading.Thread | None = None
+        # At interpreter exit, no cyclic GC over everything the run built (items, rows, answers): measured
+        # 4.0 -> 0.4 s of a loaded machine's wall time for 500 cases. Registered once; inline runs unaffected.
+        atexit.unregister(gc.freeze)
+        atexit.register(gc.freeze)
         self.rows: dict[str, ResultRow] = {}
         #: each row's answer text, for report.html (kept here: the report never re-reads responses.jsonl)
         self.answers: dict[tuple[str, str, int], str] = {}
@@ -373,6 +381,9 @@ class EvalSession:
     def close(self) -> None:
         """Stop everything the run started: the prewarm thread, the fetcher, the scoring workers, the log."""
         self._join_prewarm()
+        chart = sys.modules.get("gerbil_eval.render.chart_process")
+        if chart is not None:  # a chart process started for reports never written (stopped early)
+            chart.discard()
         if self.fetcher is not None:
             self.fetcher.close()
             self.fetcher = None

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from ..analysis.comparison import Comparison, per_case
 from ..run.types import ResultRow, RunResult
 from . import tables
+from .chart_process import draw_in_child
 from .figures import png_figure
 
 _BEST = "\x00"  # prefix a builder's mark puts on the best cell; becomes class="best"
@@ -200,7 +201,7 @@ def render(run: RunResult) -> str:
     means = category_means(run)
     chart = ""
     if any(means.values()):
-        data = base64.b64encode(chart_png(means)).decode("ascii")
+        data = base64.b64encode(draw_in_child(means)).decode("ascii")
         chart = f'<img class="chart" id="category-chart" alt="Mean score per category and model" src="data:image/png;base64,{data}">'
     parts = [
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
