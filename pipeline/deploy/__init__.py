@@ -7,6 +7,6 @@ command: the deployment as a provider in OpenCode's config).
 
 May import: ``gerbil_eval`` (errors, fileio, safety, system prompt, the serve command's
 context and answer budget), ``pipeline.families``, ``pipeline.state`` and ``pipeline.merge``
-(``--merged``). Never ``pipeline.together`` or ``pipeline.run``: a deployment starts from a
+(``--merged``). Never ``pipeline.together`` or ``pipeline.commands``: a deployment starts from a
 GGUF adapter, wherever it was trained.
 """

@@ -7,6 +7,6 @@ extraction of the downloaded checkpoint).
 
 May import: ``gerbil_eval`` (errors, fileio, safety), ``pipeline.credentials``,
 ``pipeline.state``, ``pipeline.data`` (the training file's checks) and ``pipeline.local``
-(the local backend of ``train``). Never ``pipeline.deploy`` or ``pipeline.run``: the
+(the local backend of ``train``). Never ``pipeline.deploy`` or ``pipeline.commands``: the
 fine-tune knows nothing of where its adapter is served.
 """
