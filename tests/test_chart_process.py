@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gerbil_eval.render import chart_process
-from gerbil_eval.render.html import chart_png
+from gerbil_eval.render.chart_process import chart_png
 
 MEANS = {"gerbil-qwen": {"basics": 0.75, "hash-tables": 1.0, "ffi": 0.25}, "qwen2.5:7b": {"basics": 0.5, "ffi": 0.0}}
 

@@ -6,7 +6,7 @@ requests are in flight holds the GIL the event loop needs, and its teardown at i
 costs as much again. :func:`start` (called when the requests go out) starts
 ``python -m gerbil_eval.render.chart_process``, which imports matplotlib on the other core and
 waits; :func:`draw_in_child` sends it the chart's data (JSON on stdin) and reads the PNG back
-(stdout). The child draws with the same code as before (:func:`gerbil_eval.render.html.chart_png`),
+(stdout). The child draws with the same code as before (:func:`chart_png`),
 so the bytes are the same, and leaves without interpreter teardown (``os._exit``).
 
 A child is used once; without a started one, :func:`draw_in_child` starts one on the spot. A
@@ -23,6 +23,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Mapping
+
+from .figures import png_figure
 
 #: Seconds the child may take to draw (its imports included); a stuck child is killed after it.
 TIMEOUT_S = 300.0
@@ -59,7 +61,7 @@ def discard() -> None:
 
 
 def draw_in_child(means: Mapping[str, Mapping[str, float]]) -> bytes:
-    """PNG bytes of :func:`~gerbil_eval.render.html.chart_png` for ``means``, drawn in a child process."""
+    """PNG bytes of :func:`chart_png` for ``means``, drawn in a child process."""
     global _pending
     proc, _pending = _pending or _spawn(), None
     try:
@@ -74,14 +76,35 @@ def draw_in_child(means: Mapping[str, Mapping[str, float]]) -> bytes:
     return out
 
 
+def chart_png(means: Mapping[str, Mapping[str, float]]) -> bytes:
+    """Grouped bar chart: per category, one bar per model's mean score (PNG bytes)."""
+    categories = sorted({c for m in means.values() for c in m})
+    models = list(means)
+    width = 0.8 / max(1, len(models))
+
+    def draw(fig: Any, ax: Any) -> None:
+        for i, model in enumerate(models):
+            xs = [j + (i - (len(models) - 1) / 2) * width for j in range(len(categories))]
+            ax.bar(xs, [means[model].get(c, 0.0) for c in categories], width, label=model)
+        # Labels are text from case files and model names: never mathtext (``$\\frac{$`` aborts the render).
+        ax.set_xticks(range(len(categories)), categories, rotation=20 if len(categories) > 6 else 0,
+                      ha="right" if len(categories) > 6 else "center", parse_math=False)
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("mean score")
+        ax.set_title("Mean score per category")
+        for text in ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0)).get_texts():
+            text.set_parse_math(False)
+        ax.grid(axis="y", alpha=0.3)
+
+    return png_figure(draw, figsize=(max(6.0, 1.1 * len(categories) * max(1, len(models)) ** 0.5 + 2), 3.6), dpi=100)
+
+
 def main() -> None:
     """The child: import matplotlib first (the slow part), then draw what stdin brings."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot  # noqa: F401
-
-    from .html import chart_png
 
     data = sys.stdin.buffer.read()
     if not data:  # discarded, or the parent is gone

@@ -11,13 +11,11 @@ import base64
 import re
 from collections import defaultdict
 from html import escape
-from typing import Any, Mapping
 
 from ..analysis.comparison import Comparison, per_case
 from ..run.types import ResultRow, RunResult
 from . import tables
 from .chart_process import draw_in_child
-from .figures import png_figure
 
 _BEST = "\x00"  # prefix a builder's mark puts on the best cell; becomes class="best"
 
@@ -78,29 +76,6 @@ def category_means(run: RunResult) -> dict[str, dict[str, float]]:
                 by_cat[infos[cid].category].append(mc.score)
         out[model] = {cat: sum(v) / len(v) for cat, v in by_cat.items()}
     return out
-
-
-def chart_png(means: Mapping[str, Mapping[str, float]]) -> bytes:
-    """Grouped bar chart: per category, one bar per model's mean score (PNG bytes)."""
-    categories = sorted({c for m in means.values() for c in m})
-    models = list(means)
-    width = 0.8 / max(1, len(models))
-
-    def draw(fig: Any, ax: Any) -> None:
-        for i, model in enumerate(models):
-            xs = [j + (i - (len(models) - 1) / 2) * width for j in range(len(categories))]
-            ax.bar(xs, [means[model].get(c, 0.0) for c in categories], width, label=model)
-        # Labels are text from case files and model names: never mathtext (``$\\frac{$`` aborts the render).
-        ax.set_xticks(range(len(categories)), categories, rotation=20 if len(categories) > 6 else 0,
-                      ha="right" if len(categories) > 6 else "center", parse_math=False)
-        ax.set_ylim(0, 1.05)
-        ax.set_ylabel("mean score")
-        ax.set_title("Mean score per category")
-        for text in ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0)).get_texts():
-            text.set_parse_math(False)
-        ax.grid(axis="y", alpha=0.3)
-
-    return png_figure(draw, figsize=(max(6.0, 1.1 * len(categories) * max(1, len(models)) ** 0.5 + 2), 3.6), dpi=100)
 
 
 def _verdict(c: Comparison) -> str:
