@@ -14,6 +14,12 @@
   an expression claimed to raise (``; error``) must raise. Score = fraction holding; an answer
   with no claims passes.
 
+Each of them takes ``setup: FORMS`` in its value (``{type: runs, value: {setup: "(def h (make-hash-table))"}}``):
+Gerbil forms run before the answer that bind the variables the prompt talks about, so a right
+answer written as a snippet over them (``(hash-ref h 'a 0)``) runs; the answer's own definitions
+replace them. A setup may also import what newer Gerbil has in its prelude (``(import :std/sugar)``
+for ``while``/``try`` on v0.18.1), so an answer right on either version runs.
+
 Without Gerbil each of them is *not run*: neither pass nor fail, left out of the score.
 """
 
@@ -41,10 +47,11 @@ def _settings(context: dict) -> ExecSettings:
     return settings if isinstance(settings, ExecSettings) else ExecSettings()
 
 
-def _run(ans: Answer, context: dict, checks: tuple[str, ...] = (), preamble: str = "") -> AnswerRun | Outcome:
+def _run(ans: Answer, context: dict, checks: tuple[str, ...] = (), preamble: str = "",
+         setup: str = "") -> AnswerRun | Outcome:
     """The answer's run, or the Outcome to return instead (not run / no code)."""
     try:
-        run = run_answer(ans, checks, _settings(context), preamble=preamble)
+        run = run_answer(ans, checks, _settings(context), preamble=preamble, setup=setup)
     except GerbilNotFound as exc:
         return Outcome.skipped(f"not run: {exc}")
     if run is None:
@@ -54,17 +61,40 @@ def _run(ans: Answer, context: dict, checks: tuple[str, ...] = (), preamble: str
 
 # --- value validators ------------------------------------------------------------------------------
 
-def _no_value(value: Any, _base: Path) -> None:
-    if value is not None:
-        raise ValueError("takes no value; remove 'value:'")
-    return None
+#: A case's ``setup:`` forms are a few definitions, not a program.
+MAX_SETUP_CHARS = 4000
+
+
+def _setup(value: Any) -> str:
+    """The validated ``setup:`` text ("" when absent)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_SETUP_CHARS:
+        raise ValueError(f"setup: needs Gerbil forms as a string of at most {MAX_SETUP_CHARS} characters")
+    result = read(value)
+    if not result.complete:
+        raise ValueError(f"setup: forms do not read: {result.errors[0] if result.errors else 'incomplete'}")
+    return value
+
+
+def _setup_only(value: Any, _base: Path) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"setup"}:
+        raise ValueError("takes no value, or {setup: FORMS} (forms run before the answer)")
+    return {"setup": _setup(value["setup"])}
+
+
+def _setup_of(value: dict | None) -> str:
+    return (value or {}).get("setup", "")
 
 
 def _checks_value(value: Any, _base: Path) -> dict[str, Any]:
     if isinstance(value, str):
         value = {"checks": value}
-    if not isinstance(value, dict) or set(value) - {"checks", "function"} or not isinstance(value.get("checks"), str):
-        raise ValueError("needs check forms as a string, or {checks: FORMS, function: NAME}")
+    if not isinstance(value, dict) or set(value) - {"checks", "function", "setup"} \
+            or not isinstance(value.get("checks"), str):
+        raise ValueError("needs check forms as a string, or {checks: FORMS, function: NAME, setup: FORMS}")
     result = read(value["checks"])
     if not result.complete:
         raise ValueError(f"check forms do not read: {result.errors[0] if result.errors else 'incomplete'}")
@@ -73,7 +103,9 @@ def _checks_value(value: Any, _base: Path) -> dict[str, Any]:
     function = value.get("function")
     if function is not None and (not isinstance(function, str) or not re.fullmatch(r"[^\s()\[\]{}\"';`,|#]+", function)):
         raise ValueError(f"function: must be a Gerbil identifier, got {function!r:.40}")
-    return {"checks": value["checks"], **({"function": function} if function else {})}
+    setup = _setup(value.get("setup"))
+    return {"checks": value["checks"], **({"function": function} if function else {}),
+            **({"setup": setup} if setup else {})}
 
 
 _OUTPUT_KINDS = ("equals", "contains", "matches")
@@ -82,9 +114,12 @@ _OUTPUT_KINDS = ("equals", "contains", "matches")
 def _output_value(value: Any, _base: Path) -> dict[str, str]:
     if isinstance(value, str) and value:
         return {"contains": value}
+    if isinstance(value, dict) and "setup" in value:
+        return {**_output_value({k: v for k, v in value.items() if k != "setup"}, _base), "setup": _setup(value["setup"])}
     if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in _OUTPUT_KINDS \
             or not isinstance(next(iter(value.values())), str):
-        raise ValueError("needs {equals: TEXT}, {contains: TEXT} or {matches: REGEX} (a plain string means contains)")
+        raise ValueError("needs {equals: TEXT}, {contains: TEXT} or {matches: REGEX} (a plain string means contains), "
+                         "and optionally setup: FORMS")
     if "matches" in value:
         try:
             re.compile(value["matches"])
@@ -99,9 +134,9 @@ def _first_error(run: AnswerRun) -> str:
     return run.together.error
 
 
-@register("runs", _no_value, time_limit=TIME_LIMIT)
-def runs(_v: None, ans: Answer, _a: Any, context: dict) -> Outcome:
-    run = _run(ans, context)
+@register("runs", _setup_only, time_limit=TIME_LIMIT)
+def runs(value: dict | None, ans: Answer, _a: Any, context: dict) -> Outcome:
+    run = _run(ans, context, setup=_setup_of(value))
     if isinstance(run, Outcome):
         return run
     if run.together.finished:
@@ -129,7 +164,7 @@ def binding_preamble(ans: Answer, function: str | None) -> tuple[str, str]:
 def checks(value: dict[str, Any], ans: Answer, _a: Any, context: dict) -> Outcome:
     forms = check_forms(value["checks"])
     preamble, note = binding_preamble(ans, value.get("function"))
-    run = _run(ans, context, forms, preamble)
+    run = _run(ans, context, forms, preamble, _setup_of(value))
     if isinstance(run, Outcome):
         return run
     candidates = [r for r in (run.together, *run.alone) if r.reached_end] or [run.together]
@@ -143,11 +178,11 @@ def checks(value: dict[str, Any], ans: Answer, _a: Any, context: dict) -> Outcom
 
 @register("output", _output_value, time_limit=TIME_LIMIT)
 def output(value: dict[str, str], ans: Answer, _a: Any, context: dict) -> Outcome:
-    run = _run(ans, context)
+    run = _run(ans, context, setup=_setup_of(value))
     if isinstance(run, Outcome):
         return run
     printed = "".join(r.stdout for r in run.alone) if run.alone else run.together.stdout
-    (kind, want), = value.items()
+    (kind, want), = ((k, v) for k, v in value.items() if k != "setup")
     shown = printed if len(printed) <= 80 else printed[:77] + "..."
     if kind == "equals":
         ok = printed.strip() == want.strip()
@@ -215,9 +250,9 @@ def _first_datum(text: str) -> str | None:
     return _normal(text[top[0].start:top[0].end]) if top else None
 
 
-@register("claims", _no_value, time_limit=TIME_LIMIT)
-def claims(_v: None, ans: Answer, _a: Any, context: dict) -> Outcome:
-    run = _run(ans, context)
+@register("claims", _setup_only, time_limit=TIME_LIMIT)
+def claims(value: dict | None, ans: Answer, _a: Any, context: dict) -> Outcome:
+    run = _run(ans, context, setup=_setup_of(value))
     if isinstance(run, Outcome):
         return run
     specs = claim_specs(run)

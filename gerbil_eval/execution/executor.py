@@ -282,19 +282,23 @@ def execute(gerbil: Gerbil, code: str, checks: tuple[str, ...], settings: ExecSe
 
 
 def run_answer(ans: Answer, checks: tuple[str, ...], settings: ExecSettings, gerbil: Gerbil | None = None,
-               preamble: str = "") -> AnswerRun | None:
+               preamble: str = "", setup: str = "") -> AnswerRun | None:
     """Run the answer's program with ``checks`` after it (and ``preamble`` between the two, e.g. a
-    ``function:`` binding); None when the answer has no code. Raises GerbilNotFound."""
+    ``function:`` binding); None when the answer has no code. Raises GerbilNotFound.
+
+    ``setup`` (a case's ``setup:``) runs first: it binds the variables the prompt talks about
+    (``h``, ``lst``), so a snippet over them runs; the answer's own definitions replace them."""
     units = answer_units(ans)
     if not units:
         return None
     gerbil = gerbil or find_gerbil(settings.gxi)
+    head = (setup + "\n") if setup else ""
     tail = ("\n" + preamble) if preamble else ""
-    together = execute(gerbil, "\n".join(u.code for u in units) + tail, checks, settings)
+    together = execute(gerbil, head + "\n".join(u.code for u in units) + tail, checks, settings)
     if together.finished or len(units) < 2:
         return AnswerRun(units, together)
     imports = "\n".join(dict.fromkeys(i for u in units for i in u.imports))
-    alone = tuple(execute(gerbil, f"{imports}\n{u.code}{tail}", checks, settings) for u in units)
+    alone = tuple(execute(gerbil, f"{imports}\n{head}{u.code}{tail}", checks, settings) for u in units)
     return AnswerRun(units, together, alone)
 
 
