@@ -286,19 +286,22 @@ def run_answer(ans: Answer, checks: tuple[str, ...], settings: ExecSettings, ger
     """Run the answer's program with ``checks`` after it (and ``preamble`` between the two, e.g. a
     ``function:`` binding); None when the answer has no code. Raises GerbilNotFound.
 
-    ``setup`` (a case's ``setup:``) runs first: it binds the variables the prompt talks about
+    The answer's ``import`` forms are also run first, before ``setup``: Gerbil's expander resolves
+    a name against an import anywhere in the file (``(filter ...)`` above ``(import :std/srfi/1)``
+    means srfi-1's ``filter``), so the module must be loaded before the first use, as in a REPL.
+    ``setup`` (a case's ``setup:``) runs next: it binds the variables the prompt talks about
     (``h``, ``lst``), so a snippet over them runs; the answer's own definitions replace them."""
     units = answer_units(ans)
     if not units:
         return None
     gerbil = gerbil or find_gerbil(settings.gxi)
-    head = (setup + "\n") if setup else ""
+    imports = "\n".join(dict.fromkeys(i for u in units for i in u.imports))
+    head = f"{imports}\n{setup}\n" if imports or setup else ""
     tail = ("\n" + preamble) if preamble else ""
     together = execute(gerbil, head + "\n".join(u.code for u in units) + tail, checks, settings)
     if together.finished or len(units) < 2:
         return AnswerRun(units, together)
-    imports = "\n".join(dict.fromkeys(i for u in units for i in u.imports))
-    alone = tuple(execute(gerbil, f"{imports}\n{head}{u.code}{tail}", checks, settings) for u in units)
+    alone = tuple(execute(gerbil, f"{head}{u.code}{tail}", checks, settings) for u in units)
     return AnswerRun(units, together, alone)
 
 

@@ -156,8 +156,14 @@ def _repl_unit(text: str, turns: list, first_index: int, line: int) -> Unit:
     return Unit(code, _imports(code), tuple(specs), line)
 
 
+_SHEBANG = re.compile(r"\A#![ \t]*/[^\n]*")
+
+
 def _code_unit(text: str, first_index: int, line: int) -> Unit:
-    """A plain block: each ``; =>`` claim's expression wrapped in place, from the end so offsets hold."""
+    """A plain block: each ``; =>`` claim's expression wrapped in place, from the end so offsets hold.
+    A script's ``#!/usr/bin/env gxi`` line is blanked: it is for the shell, and only on a file's
+    first line, which the block is not once the driver is in front of it."""
+    text = _SHEBANG.sub(lambda m: " " * len(m.group(0)), text)
     found = [c for c in claims(text) if c.kind == "comment" and c.span is not None and _wrappable(c.expr)]
     specs = [ClaimSpec(first_index + i, Claim(c.expr, c.value, c.error, c.line + line, c.kind, c.span))
              for i, c in enumerate(found)]
