@@ -128,6 +128,11 @@ class EvalSession:
 
             self.previous = load_result(self.options.compare_to)
         self.case_paths = [self._resolve(p) for p in self.options.cases]
+        if not self.config.getoption("--cases"):  # opt-in suites (HumanEval) join the default sources via -m
+            from .suites import suite_paths
+
+            self.case_paths += suite_paths(self.config.option.markexpr or "",
+                                           (self.config.invocation_params.dir, self.config.rootpath))
         self.cases = load_cases(self.case_paths, allow_python=self.options.allow_python)
         for case in self.cases:
             self.cases_by_file.setdefault(Path(case.source).resolve(), []).append(case)
