@@ -13,6 +13,7 @@ import yaml
 from gerbil_eval.cases.loader import load_cases
 from gerbil_eval.execution.executor import ExecSettings
 from gerbil_eval.execution.sandbox import Limits
+from gerbil_eval.plugin.suites import asked_for
 from gerbil_eval.scoring.score import score_answer
 
 from .gerbil_support import gerbil_home
@@ -102,3 +103,12 @@ def test_the_benchmark_is_collected_only_when_dash_m_asks_for_it(project: pytest
                                           "-p", "no:cacheprovider")
     ids = sorted({line.split("::")[1].split("[")[0] for line in result.outlines if "::" in line})
     assert ids == collected, result.outlines
+
+
+@pytest.mark.parametrize("markexpr, wanted", [
+    ("humaneval", True), ("humaneval and not seed", True), ("humaneval or seed", True), ("(humaneval)", True),
+    ("", False), ("seed", False), ("not seed", False), ("not humaneval", False), ("humaneval or not seed", False),
+    ("humaneval and", False),  # malformed: pytest itself reports it
+])
+def test_the_suite_is_asked_for_only_by_an_expression_that_needs_its_marker(markexpr: str, wanted: bool) -> None:
+    assert asked_for(markexpr, "humaneval") is wanted

@@ -52,6 +52,9 @@ def test_installed_wheel_runs_the_shipped_library_from_an_empty_folder(tmp_path:
     library, case_ids = json.loads(probe.stdout)
     assert library.startswith(str(site)) and not Path(library).is_symlink()  # a real folder inside the fresh venv
     assert sorted(p.name for p in Path(library).glob("*.yaml")) == sorted(p.name for p in (ROOT / "cases").glob("*.yaml"))
+    shipped = Path(library).parent / "humaneval.yaml"  # the opt-in HumanEval suite (-m humaneval), a real file too
+    assert shipped.is_file() and not shipped.is_symlink()
+    assert shipped.read_bytes() == (ROOT / "benchmarks" / "humaneval" / "humaneval.yaml").read_bytes()
     answers = empty / "answers.jsonl"
     answers.write_text("".join(json.dumps({"model": "m", "case_id": cid, "content": "I do not know."}) + "\n" for cid in case_ids))
     result = subprocess.run([python, "-m", "pytest", "--model", "m@http://127.0.0.1:9/v1", "--replay", answers.name,
