@@ -95,6 +95,35 @@ def test_comma_string_with_an_unterminated_quote_is_a_load_error():
         assertion_from_dict({"type": "contains-any", "value": '"a, b'})
 
 
+@pytest.mark.parametrize("text, items", [
+    (",a,,", ("a",)),                             # leading, trailing and doubled commas
+    ('  "a"  , b', ("a", "b")),                   # spaces around a quoted item
+    ('x, "y"', ("x", "y")),                       # a quoted item last
+    ('"a\\"b", "c\\\\d"', ('a"b', "c\\d")),      # backslash-escaped quote and backslash
+    ('"", a', ("", "a")),                         # a quoted item may be empty
+])
+def test_comma_string_quoting_follows_promptfoos_rules(text, items):
+    assert assertion_from_dict({"type": "icontains-all", "value": text}).value == items
+
+
+@pytest.mark.parametrize("text, message", [
+    ('"a" b, c', "expected a comma after the quoted field at character 4"),
+    ('x, "a\\"', "a quoted field is never closed"),   # an escaped quote does not close it
+    ('"a\\', "a quoted field is never closed"),       # nor does a backslash at the very end
+])
+def test_comma_string_with_a_broken_quoted_item_is_a_load_error(text, message):
+    with pytest.raises(CaseFileError, match=re.escape(message)):
+        assertion_from_dict({"type": "contains-any", "value": text})
+
+
+def test_a_bad_value_is_echoed_in_the_error_cut_to_40_characters():
+    """A long wrong value must not flood the one-line load error."""
+    with pytest.raises(CaseFileError, match=re.escape("got ['" + "x" * 36 + "'];")):
+        assertion_from_dict({"type": "parses", "value": ["x" * 36]})  # repr is exactly 40 characters
+    with pytest.raises(CaseFileError, match=re.escape("got ['" + "x" * 35 + "...;")):
+        assertion_from_dict({"type": "parses", "value": ["x" * 37]})
+
+
 def test_contains_all_reports_what_is_missing():
     out = run("contains-all", ["def", "hash-put!", "for"], "(def h ...) (for ...)")
     assert not out.passed and out.reason == "missing 'hash-put!'"
@@ -268,12 +297,25 @@ def test_calls_is_the_head_of_a_form_only():
     ("(defrules swap! () ((_ a b) (let ((tmp a)) (set! a b) (set! b tmp))))", ["set!"], ["_", "tmp"]),
     ("(syntax-case stx () ((_ e) #'(begin e)))", ["syntax-case", "begin"], ["_"]),
     ("(do ((i 0 (+ i 1))) ((= i 5)) (display i))", ["+", "=", "display"], ["i"]),
+    ("(match (parse x) ((f y) (g y)))", ["match", "parse", "g"], ["f"]),   # the matched expression is code
+    ("(case (kind x) ((1) (one)))", ["case", "kind", "one"], ["x"]),
+    ("(let loop ((i 0)))", ["let"], ["i", "loop"]),                       # even without a body
+    ("(syntax-rules (else) ((_ a) (f a)))", ["syntax-rules", "f"], ["else"]),  # literals are names
+    ("(syntax-case stx (else) ((_ a) (f a)))", ["syntax-case", "f"], ["else"]),
+    ("(ast-case (get-stx) (else) ((_ a) (f a)))", ["ast-case", "get-stx", "f"], ["else"]),
+    ("(case-lambda ((a (b (dflt 1))) (g a b)))", ["dflt", "g"], ["a", "b"]),  # a default is code
 ])
 def test_calls_skip_formals_bindings_and_patterns(code, called, not_called):
     """Naming a helper or a variable like a forbidden procedure is not calling it."""
     assert passes("calls", called, code)
     assert passes("not-calls-any", not_called, code)
     assert passes("mentions", not_called, code)
+
+
+def test_a_bare_binding_form_is_read_without_error_and_its_head_is_mentioned():
+    """Hostile answers: ``(lambda)`` alone must score, not crash; ``cond`` is a symbol of its form."""
+    assert passes("calls", "lambda", "(lambda)")
+    assert passes("mentions", "cond", "(cond ((f x) 1))")
 
 
 def test_quasiquoted_forms_are_data_but_unquoted_ones_are_code():
@@ -342,6 +384,29 @@ def test_imports_ignores_symbols_that_are_not_modules_of_the_spec():
 def test_imports_any_and_negation():
     assert passes("imports-any", [":srfi/1", ":std/iter"], IMPORTS)
     assert passes("not-imports-any", [":srfi/1", ":srfi/69"], IMPORTS)
+
+
+def test_imports_count_exactly_the_modules_each_spec_names_in_order():
+    """No selector, phase word, imported name or prefix is ever taken for a module."""
+    from gerbil_eval.answer import analyse
+    from gerbil_eval.assertions.gerbil import imported_modules
+
+    code = ("(import (only-in :std/sugar when-let) (except-in :std/iter for) (group-in :std misc/list sort (x))"
+            " (for-syntax :std/stxutil :std/stxparam) :gerbil/gambit (only-in))")
+    assert list(imported_modules(analyse(code))) == [
+        "std/sugar", "std/iter", "std/misc/list", "std/sort", "std/stxutil", "std/stxparam", "gerbil/gambit"]
+
+
+def test_defines_counts_exactly_the_names_each_definition_binds_in_order():
+    """Parameters, values and struct fields are not definitions; a struct adds its accessors."""
+    from gerbil_eval.answer import analyse
+    from gerbil_eval.assertions.gerbil import defined_names
+
+    code = ("(define x) (def (f a) a) (defvalues (q r) (values 1 2)) (define-values (a . rest) (values 1 2))"
+            " (defstruct point (x y)) (def n 1)")
+    assert list(defined_names(analyse(code))) == [
+        "x", "f", "q", "r", "a", "rest", "point", "make-point", "point?", "point-x", "point-x-set!", "point-y",
+        "point-y-set!", "n"]
 
 
 DEFS = fenced("""
@@ -426,6 +491,12 @@ def test_bad_form_pattern_is_a_load_error(pattern, message):
         assertion_from_dict({"type": "form", "value": pattern})
 
 
+@pytest.mark.parametrize("value", [[], [1], ["(f _)", 2]])
+def test_form_value_must_be_pattern_strings(value):
+    with pytest.raises(CaseFileError, match=re.escape("needs a pattern string or a list of them")):
+        assertion_from_dict({"type": "form", "value": value})
+
+
 # --- parses / code-block ---------------------------------------------------------------------------
 
 def test_parses_accepts_tricky_but_valid_gerbil():
@@ -449,6 +520,21 @@ def test_parses_fails_naming_block_line_and_problem():
     assert out.reason == "code block at line 10 does not read: line 1: '(' is never closed"
 
 
+def test_parses_names_the_answer_not_a_block_when_the_answer_has_no_fence():
+    out = run("parses", None, "Define it like this: (def (f x)\n  (g x)")
+    assert not out.passed
+    assert out.reason == "the answer does not read: line 1: '(' is never closed"
+    assert run("parses", None, "(def (f x) x)").reason == "the answer reads completely"
+
+
+def test_a_closing_fence_on_the_last_line_ends_its_block_without_a_trailing_newline():
+    from gerbil_eval.answer import CodeBlock, code_blocks
+
+    assert code_blocks("```scheme\n(a)\n```") == (CodeBlock("scheme", "(a)", 1),)
+    assert code_blocks("See:\n```\n(a)\n```\n\n```scheme\n(b)\n```") == (
+        CodeBlock("", "(a)", 2), CodeBlock("scheme", "(b)", 6))
+
+
 def test_parses_skips_blocks_that_are_clearly_not_scheme():
     answer = fenced("(ok)") + fenced("$ gxi (oops", "console") + fenced('{"a": [1,', "json")
     assert passes("parses", None, answer)
@@ -461,6 +547,7 @@ def test_parses_fails_when_there_is_no_scheme_code():
 
 def test_code_block_needs_a_fence():
     assert passes("code-block", None, fenced("(x)"))
+    assert run("code-block", None, fenced("(x)") + fenced("(y)")).reason == "has 2 fenced code blocks"
     assert not passes("code-block", None, "(x) inline only")
     assert passes("not-code-block", None, "prose only")
 
@@ -475,6 +562,14 @@ def test_fuzzy_scores_fractionally_and_passes_at_threshold():
     far = run("fuzzy", "hash-for-each", "something unrelated entirely")
     assert far.score < 0.8 and not far.passed
     assert not passes("fuzzy", "hash-for-each", "then call hash-for-eech on it", threshold=0.99)
+
+
+def test_fuzzy_score_is_the_share_of_matching_characters_and_the_default_threshold_is_inclusive():
+    """One changed character in a 13-character name: 2 edits over 26 characters, 24/26 similar."""
+    assert run("fuzzy", "hash-for-each", "call hash-for-eech").score == pytest.approx(24 / 26)
+    at_limit = run("fuzzy", "abcde", "say abxde now")  # 8/10 = exactly the default 0.8
+    assert at_limit.score == pytest.approx(0.8) and at_limit.passed
+    assert at_limit.reason == "similarity 0.80 >= 0.8"
 
 
 def test_not_fuzzy_negates_score_exactly():
@@ -503,6 +598,10 @@ def odd(answer, context):
 
 def sees_case(answer, context):
     return context["case"].id == "c1" and context["vars"] == {"k": 1}
+
+def constant(answer, context):
+    import ast
+    return ast.literal_eval(answer)  # the test passes the value to return as the answer text
 '''
 
 
@@ -537,6 +636,26 @@ def test_python_errors_and_bad_returns_fail_with_a_reason(checks_dir):
         assert (negated.passed, negated.score) == (False, 0.0) and spec in negated.reason
 
 
+@pytest.mark.parametrize("returned, passed, score, reason", [
+    ("0.4", False, 0.4, "python score 0.40 < 0.5"),       # below the default threshold 0.5
+    ("0", False, 0.0, "python score 0.00 < 0.5"),         # 0 is a score, not a bad return
+    ("1", True, 1.0, "python score 1.00 >= 0.5"),
+    ("{'pass': False}", False, 0.0, "python check returned pass=False"),  # score defaults to the verdict
+    ("{'pass': True}", True, 1.0, "python check returned pass=True"),
+    ("{'pass': False, 'score': 0}", False, 0.0, "python check returned pass=False"),
+])
+def test_python_numbers_and_verdicts_score_as_documented(checks_dir, returned, passed, score, reason):
+    out = run("python", "my_checks:constant", returned, base=checks_dir)
+    assert (out.passed, out.score, out.reason) == (passed, score, reason)
+
+
+@pytest.mark.parametrize("returned", ["1.5", "-0.1", "{'pass': True, 'score': 2}", "{'pass': True, 'score': -1}",
+                                      "{'pass': True, 'score': 'high'}", "{'pass': True, 'score': True}"])
+def test_python_scores_outside_0_to_1_fail_as_bad_returns(checks_dir, returned):
+    out = run("python", "my_checks:constant", returned, base=checks_dir)
+    assert (out.passed, out.score) == (False, 0.0) and "expected a bool, a number in [0, 1]" in out.reason
+
+
 @pytest.mark.parametrize("spec, message", [
     ("no_such_module_xyz:f", "no file no_such_module_xyz.py in the case file's folder"),
     ("my_checks:missing", "my_checks.py has no function 'missing'"),
@@ -544,6 +663,7 @@ def test_python_errors_and_bad_returns_fail_with_a_reason(checks_dir):
     ("builtins:exec", "no file builtins.py in the case file's folder"),
     ("os:system", "no file os.py"),
     ("/tmp/evil:f", "absolute paths are not allowed"),
+    ("C:/evil.py:f", "absolute paths are not allowed"),   # a Windows drive
     ("../my_checks:is_short", "'..' is not allowed"),
     ("sub/../../x.py:f", "'..' is not allowed"),
 ])
@@ -645,6 +765,8 @@ def test_passing_negations_carry_no_near_miss_noise():
     assert run("not-calls-any", ["hash-for-each", "maphash"], code).reason == "calls none of hash-for-each, maphash"
     assert run("not-form", "(hash-walk _ _ _)", code).reason == "no form matches (hash-walk _ _ _)"
     assert run("form", "(hash-walk _ _ _)", code).reason == "no form matches (hash-walk _ _ _) (code has: (hash-walk h f))"
+    two = "(hash-walk h f) (hash-walk g k)"  # one near miss is shown, not every one
+    assert run("form", "(hash-walk _ _ _)", two).reason == "no form matches (hash-walk _ _ _) (code has: (hash-walk h f))"
 
 
 def test_every_registered_type_is_covered_by_the_negation_test():
@@ -660,6 +782,11 @@ def test_every_registered_type_is_covered_by_the_negation_test():
     ("(string-split _ _char)", "(string-split s #\\;)", True),
     ("(assgetq _symbol '_)", "(assgetq alist 'key)", True),
     ("(assgetq _ _quoted)", "(assgetq 'key alist)", False),
+    ("(f _quoted)", "(f 'x)", True),
+    ("(f _quoted)", "(f '\"s\")", True),
+    ("(f _quoted)", "(f [quote x])", False),
+    ("(expt _ 2)", "(expt x 2.0)", True),                 # numbers compare by value
+    ("(f 1)", "(f #t)", False),                           # but a boolean is not a number
     ("(f _number _boolean _keyword)", "(f 1/2 #f port:)", True),
     ("(f _number)", "(f #t)", False),
     ("(let _list ...)", "(let [x 1] x)", True),

@@ -178,3 +178,12 @@ def test_the_pytest_options_declare_the_same_gate_flags_as_the_commands(pytester
     for action in parser._actions[1:]:
         assert action.option_strings[0] in text
         assert " ".join((action.help or "").replace("%%", "%").split()) in text
+
+
+def test_one_errored_item_fails_a_gate_by_default_and_max_errors_1_tolerates_it(capsys) -> None:
+    """Out of the box a single errored request fails any gate (a flaky endpoint must not pass CI)."""
+    doc = make_doc([("gerbil-qwen", "candidate", {"a": 1.0, "b": 1.0, "c": None})])
+    assert gate_status(result_of(doc), limits("--min-score", "0.5")) == 1
+    assert capsys.readouterr().out == (
+        "GATE FAILED: gerbil-qwen: 1 of 3 items errored; a gate needs them answered (--max-errors 0)\n")
+    assert gate_status(result_of(doc), limits("--min-score", "0.5", "--max-errors", "1")) == 0

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gerbil_eval.answer import code_blocks
-from gerbil_eval.reader import Char, Form, Keyword, Special, Symbol, read, read_gerbil, walk_forms, write_datum
+from gerbil_eval.reader import Char, Form, Keyword, Special, Symbol, read, read_gerbil, spans, walk_forms, write_datum
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -265,3 +265,16 @@ def test_write_datum_cuts_at_its_limit_exactly():
 def test_write_datum_keeps_brackets_and_pipes_where_reading_needs_them():
     assert write_datum(only("[quote x]")) == "[quote x]"
     assert write_datum(Symbol("#foo")) == "|#foo|"
+
+
+def test_spans_give_each_datum_with_its_prefixes_and_depth_and_drop_datum_comments():
+    """What ``; =>`` annotations are paired by: a quoted datum starts at its quote (at any depth),
+    a printed object is one datum, ``#;`` removes the datum after it, an unclosed string runs to
+    the end, a stray closer is skipped, and each span knows how deep in brackets it sits."""
+    text = "(f 'x #;y #<obj 1> ; c\n `(,z)) \"tail"
+    assert [(s.kind, text[s.start:s.end], s.depth) for s in spans(text)] == [
+        ("datum", "f", 1), ("datum", "'x", 1), ("datum", "#<obj 1>", 1), ("comment", "; c", 1),
+        ("datum", ",z", 2), ("datum", "`(,z)", 1), ("datum", "(f 'x #;y #<obj 1> ; c\n `(,z))", 0),
+        ("datum", '"tail', 0)]
+    stray = ") 'a"
+    assert [(stray[s.start:s.end], s.depth) for s in spans(stray)] == [("'a", 0)]

@@ -39,6 +39,8 @@ _LETS = frozenset({"let", "let*", "letrec", "letrec*", "let-values", "let*-value
                    "and-let*", "do", "rec"})
 _CLAUSES_FROM = {"match": 2, "match*": 2, "case": 2, "syntax-rules": 2, "syntax-case": 3, "ast-case": 3,
                  "defrules": 3}
+#: Macro forms whose item just before the clauses is the literal list: data, never a call.
+_MACRO_LITERALS = frozenset({"syntax-rules", "syntax-case", "ast-case", "defrules"})
 _QUOTES = frozenset({"quote", "quasiquote"})
 # import/export specs stay code: (only-in :std/sugar try) "calls" only-in, which cases rely on.
 _ALL_DATA = _QUOTES | frozenset({"defstruct", "defclass", "deferror-class",
@@ -71,6 +73,8 @@ def _expression_modes(head: str, items: tuple[Datum, ...]) -> list[Mode]:
             modes[i] = Mode.BINDINGS
     elif head in _CLAUSES_FROM:
         modes[_CLAUSES_FROM[head]:] = [Mode.CLAUSE] * max(0, n - _CLAUSES_FROM[head])
+        if head in _MACRO_LITERALS and n > _CLAUSES_FROM[head] - 1:  # (syntax-rules (else) ...): names, not a call
+            modes[_CLAUSES_FROM[head] - 1] = Mode.DATA
     elif head == "cond":
         modes[1:] = [Mode.TEST] * (n - 1)
     return modes
