@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from gerbil_eval.assertions.registry import evaluate
 from gerbil_eval.cases.loader import CaseFileError, assertion_from_dict, load_cases
-from gerbil_eval.code_rule import asks_for_code
+from gerbil_eval.code_rule import asks_for_code, reads_as_scheme
+from gerbil_eval.reader import read
 from gerbil_eval.scoring.score import NO_CODE, score_answer
 
 CASES = load_cases(Path(__file__).resolve().parents[1] / "cases")
@@ -126,6 +127,31 @@ def test_repl_transcript_is_code():
     case = next(c for c in CASES if c.id == "hash-get-vs-hash-ref")
     result = score_answer(case, "```\n> (hash-get h 'zz)\n#f\n> (hash-ref h 'zz 0)\n0\n```\n")
     assert result.reason != NO_CODE
+
+
+@pytest.mark.parametrize("text, scheme", [
+    ("(f x) abcd", True),            # 4 of 8 visible characters inside a form: exactly half is enough
+    ("(f x) abcde", False),          # 4 of 9: less than half is prose with a form in it
+    ("p(len x)", False),             # a name glued to its bracket is a call in another language
+    ("print(len(x))", False),
+    ("f((g x) (h y))", False),
+    ("ab (f ; cdefgh\n y)", False),  # a comment inside a form is not code either
+    ("abcdef (f ; c\n y z w v u)", True),  # ... but only the comment: the rest of the form still is
+    ("> (f x)\n-12345678\n", True),  # REPL prompts and printed values count for neither side
+    ("> (f x)\n-1.5e-300\n+7\n#t\n\"some text\"\n", True),
+    ("#(f x)", False),               # a printed vector alone is output, not code
+])
+def test_code_reads_as_scheme_when_at_least_half_its_text_is_in_forms(text, scheme):
+    assert reads_as_scheme(text, read(text).data) is scheme
+
+
+def test_a_case_asks_for_code_only_through_a_weighted_parses_assertion():
+    def a(type_: str, **extra):
+        return assertion_from_dict({"type": type_, **extra})
+
+    assert asks_for_code([a("contains", value="x"), a("parses")])
+    assert not asks_for_code([a("contains", value="x"), a("calls", value="f")])
+    assert not asks_for_code([a("parses", weight=0)])
 
 
 _PROSE = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="()[]{}"), max_size=200)
