@@ -150,6 +150,19 @@ def test_a_claim_that_raises_unexpectedly_fails_and_the_run_fails(ctx: dict) -> 
     assert not judge({"type": "runs"}, code, ctx).passed
 
 
+def test_an_answer_without_claims_passes_claims_without_a_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Nothing to evaluate, so nothing runs (the library self-test scores hundreds of such answers):
+    no run lands in the execution cache, while an answer with a claim does run."""
+    monkeypatch.setenv("GERBIL_EVAL_CACHE", str(tmp_path))
+    cached = ExecSettings(gxi=str(gerbil_home() / "bin" / "gxi"), limits=Limits(timeout=5, cpu_seconds=5))
+    silent = judge({"type": "claims"}, "(def (sq x) (* x x))\n(car '())", {"execution": cached})
+    assert silent.passed and "no claims to check" in silent.reason
+    assert not list(tmp_path.rglob("*.json"))
+    claimed = judge({"type": "claims"}, "(def (sq x) (* x x))\n(sq 3) ; => 9", {"execution": cached})
+    assert claimed.passed and "1/1 claims hold" in claimed.reason
+    assert len(list(tmp_path.rglob("*.json"))) == 1
+
+
 # --- without Gerbil --------------------------------------------------------------------------------
 
 def test_without_gerbil_execution_is_not_run_and_left_out_of_the_score(monkeypatch: pytest.MonkeyPatch,

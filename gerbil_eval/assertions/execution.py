@@ -33,8 +33,8 @@ from .registry import Outcome, register
 from ..answer import Answer
 from ..reader import read
 from ..execution.executor import AnswerRun, ExecSettings, claim_specs, run_answer
-from ..execution.gerbil import GerbilNotFound
-from ..execution.program import check_forms, last_procedure
+from ..execution.gerbil import GerbilNotFound, find_gerbil
+from ..execution.program import answer_units, check_forms, last_procedure
 from .gerbil import defined_names
 
 #: The scoring worker's wait for one execution assertion: the executor bounds each run itself
@@ -252,12 +252,20 @@ def _first_datum(text: str) -> str | None:
 
 @register("claims", _setup_only, time_limit=TIME_LIMIT)
 def claims(value: dict | None, ans: Answer, _a: Any, context: dict) -> Outcome:
+    units = answer_units(ans)
+    if units and not any(u.claims for u in units):
+        # Nothing to evaluate, so the verdict cannot depend on a run: skip it (most answers make
+        # no claims; their program would differ from `runs`' whenever a setup comes first). Still
+        # *not run* without Gerbil, like every execution type.
+        try:
+            find_gerbil(_settings(context).gxi)
+        except GerbilNotFound as exc:
+            return Outcome.skipped(f"not run: {exc}")
+        return Outcome.of(True, "the answer makes no claims to check")
     run = _run(ans, context, setup=_setup_of(value))
     if isinstance(run, Outcome):
         return run
     specs = claim_specs(run)
-    if not specs:
-        return Outcome.of(True, "the answer makes no claims to check")
     held, problems, counted = 0, [], 0
     for spec, seen, source in specs:
         c = spec.claim
