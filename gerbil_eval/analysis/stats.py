@@ -7,7 +7,6 @@ arithmetic (``math.comb``), so no scipy is needed at run time.
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Sequence
 
@@ -49,14 +48,7 @@ def bootstrap_mean_ci(values: Sequence[float], *, confidence: float = 0.95,
         raise ValueError("bootstrap_mean_ci needs at least one value")
     if arr.size == 1:
         return float(arr[0]), float(arr[0])
-    return _bootstrap_interval(arr.tobytes(), confidence, resamples, seed)
-
-
-@functools.lru_cache(maxsize=32)
-def _bootstrap_interval(data: bytes, confidence: float, resamples: int, seed: int) -> tuple[float, float]:
-    """The interval of the values packed in ``data``, computed once per run: the summary, the terminal
-    table, summary.md and report.html each ask for the same model's interval (seeded, so equal)."""
-    return _percentile_interval(_resampled_means(np.frombuffer(data, dtype=float), resamples, seed), confidence)
+    return _percentile_interval(_resampled_means(arr, resamples, seed), confidence)
 
 
 def paired_bootstrap_delta_ci(candidate: Sequence[float], baseline: Sequence[float], *,
