@@ -74,18 +74,18 @@ CORE: dict[str, tuple[str, ...]] = {
     "gerbil_eval/assertions/gerbil.py": ("tests/test_assertions.py",),
     "gerbil_eval/assertions/codeindex.py": ("tests/test_assertions.py",),
     "gerbil_eval/assertions/python_fn.py": ("tests/test_assertions.py",),
-    "gerbil_eval/assertions/resolves.py": ("tests/test_bindings.py", "tests/test_assertions.py"),
-    "gerbil_eval/assertions/facts.py": ("tests/test_factcheck.py",),
-    "gerbil_eval/assertions/argument_order.py": ("tests/test_factcheck.py",),
+    "gerbil_eval/assertions/resolves.py": ("tests/test_bindings.py", "tests/test_near_misses.py", "tests/test_assertions.py"),
+    "gerbil_eval/assertions/facts.py": ("tests/test_factcheck.py", "tests/test_near_misses.py"),
+    "gerbil_eval/assertions/argument_order.py": ("tests/test_factcheck.py", "tests/test_near_misses.py"),
     "gerbil_eval/code_rule.py": ("tests/test_factcheck.py", "tests/test_assertions.py"),
-    "gerbil_eval/factcheck.py": ("tests/test_factcheck.py",),
+    "gerbil_eval/factcheck.py": ("tests/test_factcheck.py", "tests/test_near_misses.py"),
     "gerbil_eval/annotations.py": ("tests/test_annotations.py",),
-    "gerbil_eval/bindings/index.py": ("tests/test_bindings.py",),
-    "gerbil_eval/bindings/scope.py": ("tests/test_bindings.py",),
+    "gerbil_eval/bindings/index.py": ("tests/test_bindings.py", "tests/test_near_misses.py"),
+    "gerbil_eval/bindings/scope.py": ("tests/test_bindings.py", "tests/test_near_misses.py"),
     "gerbil_eval/assertions/execution.py": ("tests/test_execution_assertions.py",),
-    "gerbil_eval/execution/program.py": ("tests/test_execution_assertions.py",),
-    "gerbil_eval/execution/executor.py": ("tests/test_execution_sandbox.py",),
-    "gerbil_eval/execution/sandbox.py": ("tests/test_execution_sandbox.py",),
+    "gerbil_eval/execution/program.py": ("tests/test_execution_assertions.py", "tests/test_execution_ground_truth.py"),
+    "gerbil_eval/execution/executor.py": ("tests/test_execution_sandbox.py", "tests/test_execution_assertions.py"),
+    "gerbil_eval/execution/sandbox.py": ("tests/test_execution_sandbox.py", "tests/test_execution_assertions.py"),
     "gerbil_eval/scoring/score.py": ("tests/test_scoring.py",),
     "gerbil_eval/analysis/stats.py": ("tests/test_stats.py",),
     "gerbil_eval/analysis/comparison.py": ("tests/test_compare.py",),
@@ -355,6 +355,7 @@ class _LineRecorder:
         self.lines: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))  # file -> test -> lines
         self.seconds: dict[str, float] = {}
         self.failed: list[str] = []
+        self.skipped: dict[str, str] = {}  # test -> why
         self._started = 0.0
 
     def _local(self, frame, event, arg):  # noqa: ANN001
@@ -384,6 +385,8 @@ class _LineRecorder:
     def pytest_runtest_logreport(self, report):  # noqa: ANN001
         if report.failed and report.nodeid not in self.failed:
             self.failed.append(report.nodeid)
+        if report.skipped:
+            self.skipped[report.nodeid] = str(report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr)
 
     def pytest_runtest_logfinish(self, nodeid, location):  # noqa: ANN001
         self.seconds[nodeid] = time.perf_counter() - self._started
@@ -408,6 +411,9 @@ def _run_child(tree: Path, tests: list[str], record: Path | None, traced: set[st
     runpy.run_path(str(tree / "sitecustomize.py"))  # this process: gerbil_eval from the tree
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(tree), os.environ.get("PYTHONPATH")) if p)
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+    # A cache of its own, gone with the tree: a mutant of the executor or the sandbox must not be
+    # answered by results the unmutated code stored (they are keyed by the program, not the code).
+    os.environ["GERBIL_EVAL_CACHE"] = str(tree / "cache")
     plugins: list[object] = []
     recorder = None
     if record is not None:
@@ -425,7 +431,8 @@ def _run_child(tree: Path, tests: list[str], record: Path | None, traced: set[st
         (record / "lines.yaml").write_text(yaml.safe_dump({
             "imported": imported,
             "lines": {f: {t: sorted(v) for t, v in by_test.items()} for f, by_test in recorder.lines.items()},
-            "seconds": recorder.seconds, "failed": recorder.failed}))
+            "seconds": recorder.seconds, "failed": recorder.failed,
+            "skipped": recorder.skipped}))
     return code
 
 
@@ -526,6 +533,10 @@ def baseline(files: tuple[str, ...], modules: list[str], scratch: Path) -> dict[
     recorded = yaml.safe_load((record / "lines.yaml").read_text())
     for test in recorded["failed"]:
         print(f"warning: {test} fails unmutated; left out of every mutant's run", file=sys.stderr)
+    if recorded["skipped"]:
+        reasons = sorted(set(recorded["skipped"].values()))
+        print(f"warning: {len(recorded['skipped'])} tests of {', '.join(files)} skip unmutated, so mutants only "
+              f"they would catch survive; why: {'; '.join(reasons[:3])}", file=sys.stderr)
     shutil.rmtree(tree, ignore_errors=True)
     expected = str(tree / PACKAGE / "__init__.py")
     if recorded["imported"] != expected:
