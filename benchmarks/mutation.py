@@ -113,6 +113,10 @@ class Mutant:
     module: str  # repository-relative path
     line: int
     end_line: int
+    #: first line of the statement holding the mutation: Python reports a multi-line statement's
+    #: execution on some of its lines only (a constant tuple on its first), so coverage is looked
+    #: up from here to ``end_line``
+    statement_line: int
     operator: str
     key: str  # "qualname: original → replacement", stable across edits elsewhere in the file
     start: int  # byte offsets of the replaced span in the source
@@ -152,12 +156,21 @@ class _Finder(ast.NodeVisitor):
     """Walks a module and yields (node, operator, replacement expression text) per mutation point."""
 
     def __init__(self) -> None:
-        self.points: list[tuple[ast.AST, str, str, str]] = []  # node, operator, replacement, qualname
+        self.points: list[tuple[ast.AST, str, str, str, int]] = []  # node, operator, replacement, qualname, statement line
         self._scope: list[str] = []
+        self._statements: list[int] = [1]
+
+    def visit(self, node: ast.AST) -> None:
+        if isinstance(node, ast.stmt):
+            self._statements.append(node.lineno)
+            super().visit(node)
+            self._statements.pop()
+        else:
+            super().visit(node)
 
     def _add(self, node: ast.AST, operator: str, replacement: ast.AST | str) -> None:
         text = replacement if isinstance(replacement, str) else ast.unparse(replacement)
-        self.points.append((node, operator, text, ".".join(self._scope) or "<module>"))
+        self.points.append((node, operator, text, ".".join(self._scope) or "<module>", self._statements[-1]))
 
     def _scoped(self, node: ast.AST) -> None:
         self._scope.append(node.name)  # type: ignore[attr-defined]
@@ -255,7 +268,7 @@ def mutants_of(module: str) -> list[Mutant]:
     finder.visit(ast.parse(source))
     out: list[Mutant] = []
     seen: dict[str, int] = defaultdict(int)
-    for node, operator, replacement, scope in finder.points:
+    for node, operator, replacement, scope, statement_line in finder.points:
         start = line_starts[node.lineno - 1] + node.col_offset  # type: ignore[attr-defined]
         end = line_starts[node.end_lineno - 1] + node.end_col_offset  # type: ignore[attr-defined]
         if not isinstance(node, ast.stmt) and not replacement.lstrip("-").replace(".", "").isalnum():
@@ -267,7 +280,8 @@ def mutants_of(module: str) -> list[Mutant]:
         seen[key] += 1
         if seen[key] > 1:
             key += f" #{seen[key]}"
-        out.append(Mutant(module, node.lineno, node.end_lineno, operator, key, start, end, replacement))  # type: ignore[attr-defined]
+        out.append(Mutant(module, node.lineno, node.end_lineno, statement_line,  # type: ignore[attr-defined]
+                          operator, key, start, end, replacement))
     return out
 
 
@@ -469,8 +483,9 @@ class Child:
             return "killed"
         self.exit_code = os.WEXITSTATUS(status)
         # pytest: 0 all passed, 1 a test failed, 2 interrupted (a collection error: the mutant does
-        # not even import), 3 internal error; 4 usage error and 5 no tests mean the run is broken.
-        return {0: "survived", 1: "killed", 2: "killed", 3: "killed"}.get(self.exit_code, "error")
+        # not even import), 3 internal error; 4 usage error and 5 no tests: the run is broken, by the
+        # mutant (our pytest plugin refusing its own options) or by the test selection ("usage").
+        return {0: "survived", 1: "killed", 2: "killed", 3: "killed", 4: "usage", 5: "usage"}.get(self.exit_code, "error")
 
     def kill(self) -> None:
         try:
@@ -504,13 +519,15 @@ class Coverage:
     test_seconds: dict[str, float]
     #: tests that fail unmutated (e.g. a sandbox this machine cannot give): never run for a mutant
     broken: tuple[str, ...] = ()
+    #: the selection ran cleanly unmutated (a traced baseline), so a mutant's usage error is the mutant's doing
+    proven: bool = True
 
     def tests_for(self, mutant: Mutant, files: tuple[str, ...]) -> list[str] | None:
         """The test ids executing the mutant's lines, fastest first (with ``-x`` a mutant stops at
         the first failure); the whole files for lines run at import time or in a subprocess the
         tests started (a score worker: which test reached it is not known); None when nothing
         executes them."""
-        span = set(range(mutant.line, mutant.end_line + 1))
+        span = set(range(min(mutant.statement_line, mutant.line), mutant.end_line + 1))
         if span & (self.import_lines | self.subprocess_lines):
             return [*files, *(arg for t in self.broken for arg in ("--deselect", t))]
         ids = [t for t, lines in self.by_test.items() if span & lines and t not in self.broken]
@@ -621,30 +638,32 @@ def run_mutants(plans: list[tuple[Mutant, Coverage]], reports: dict[str, ModuleR
                 timeout: float | None, scratch: Path) -> None:
     """Every mutant against the tests that execute it, ``jobs`` at a time, counted into ``reports``."""
     sources = {m.module: (ROOT / m.module).read_bytes() for m, _ in plans}
-    todo: list[tuple[Mutant, list[str], float]] = []
+    todo: list[tuple[Mutant, list[str], float, bool]] = []
     for m, cov in plans:
         tests = cov.tests_for(m, CORE[m.module])
         if tests is None:  # no test executes it: survives unrun
             reports[m.module].counts["survived"] += 1
             reports[m.module].survivors.append(m)
         else:
-            todo.append((m, tests, timeout or max(20.0, 4 * cov.seconds)))
-    running: list[tuple[Child, Mutant]] = []
+            todo.append((m, tests, timeout or max(20.0, 4 * cov.seconds), cov.proven))
+    running: list[tuple[Child, Mutant, bool]] = []
     total, done = len(todo), 0
     try:
         while todo or running:
             while todo and len(running) < jobs:
-                m, tests, limit = todo.pop(0)
+                m, tests, limit, proven = todo.pop(0)
                 tree = make_tree(scratch, f"mutant-{done + len(running)}-{os.getpid()}-{time.monotonic_ns()}",
                                  m.module, m.source(sources[m.module]))
                 started = time.perf_counter()
-                running.append((Child(tree, tests, limit), m))
+                running.append((Child(tree, tests, limit), m, proven))
                 reports[m.module].seconds += time.perf_counter() - started
             time.sleep(0.02)
-            for child, m in list(running):
+            for child, m, proven in list(running):
                 if (status := child.poll()) is None:
                     continue
-                running.remove((child, m))
+                running.remove((child, m, proven))
+                if status == "usage":  # pytest would not start on the mutant: noticed, if the selection is sound
+                    status = "killed" if proven else "error"
                 report = reports[m.module]
                 report.counts[status] += 1
                 report.seconds += child.seconds
@@ -654,7 +673,7 @@ def run_mutants(plans: list[tuple[Mutant, Coverage]], reports: dict[str, ModuleR
                 if sys.stderr.isatty():
                     print(f"\r{done}/{total} mutants run, {m.module}", end="\033[K", file=sys.stderr, flush=True)
     finally:
-        for child, _m in running:  # interrupted: leave no test run behind
+        for child, _m, _proven in running:  # interrupted: leave no test run behind
             child.kill()
     if sys.stderr.isatty():
         print("\r\033[K", end="", file=sys.stderr, flush=True)
@@ -757,7 +776,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="gerbil-mutation-") as scratch:
         if args.tests:  # the tests are given: no baseline, every mutant runs them
             warm_imports(sorted({t.split("::")[0] for t in args.tests}))
-            given = Coverage(0.0, set(), set(), {t: set(range(1, 1 << 20)) for t in args.tests}, {})
+            given = Coverage(0.0, set(), set(), {t: set(range(1, 1 << 20)) for t in args.tests}, {}, proven=False)
             plans = [(x, given) for ms in chosen.values() for x in ms]
         else:
             warm_imports(sorted({f for m in modules for f in CORE[m]}))

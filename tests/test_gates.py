@@ -187,3 +187,19 @@ def test_one_errored_item_fails_a_gate_by_default_and_max_errors_1_tolerates_it(
     assert capsys.readouterr().out == (
         "GATE FAILED: gerbil-qwen: 1 of 3 items errored; a gate needs them answered (--max-errors 0)\n")
     assert gate_status(result_of(doc), limits("--min-score", "0.5", "--max-errors", "1")) == 0
+
+
+def test_items_not_run_fail_a_gate_like_errored_ones(capsys) -> None:
+    """A candidate whose checks all needed Gerbil, run where Gerbil was not found, has no score on
+    those items: a gate must not pass a release nobody judged, and the line says why."""
+    doc = make_doc([("gerbil-qwen", "candidate", {"a": 1.0, "b": 1.0, "c": None})])
+    (not_run,) = [r for r in doc["results"] if r["score"] is None]
+    not_run.update(error=None, not_run=True)
+    assert gate_status(result_of(doc), limits("--min-score", "0.5")) == 1
+    assert capsys.readouterr().out == ("GATE FAILED: gerbil-qwen: 1 of 3 items were not run (Gerbil not found); "
+                                       "a gate needs them answered (--max-errors 0)\n")
+    assert gate_status(result_of(doc), limits("--min-score", "0.5", "--max-errors", "1")) == 0
+    doc["results"][0].update(score=None, passed=None, error="HTTP 500 after 4 retries", assertions=[])
+    assert gate_status(result_of(doc), limits("--min-score", "0.5", "--max-errors", "1")) == 1
+    assert capsys.readouterr().out == ("GATE FAILED: gerbil-qwen: 1 of 3 items errored and 1 were not run "
+                                       "(Gerbil not found); a gate needs them answered (--max-errors 1)\n")

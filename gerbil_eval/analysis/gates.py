@@ -36,9 +36,10 @@ GATE_FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
                           "help": "gate: exit 1 unless the 95%% CI of the mean score delta vs the reference "
                                   "(the baseline, or the --compare-to run) is above 0"}),
     ("--max-errors", {"type": int, "default": 0, "metavar": "N",
-                      "help": "gate: with any gate flag, exit 1 when a candidate has more than N errored items "
-                              "(default 0): an item that was never answered cannot pass a release; errored items "
-                              "also count as failed (pass rate) and as 0 (mean score)"}),
+                      "help": "gate: with any gate flag, exit 1 when a candidate has more than N errored or "
+                              "not-run items (default 0): an item never answered, or never judged because its "
+                              "checks needed Gerbil, cannot pass a release; such items also count as failed "
+                              "(pass rate) and as 0 (mean score)"}),
 )
 
 
@@ -88,28 +89,36 @@ def argparse_getter(args: Any) -> Callable[[str], Any]:
 
 
 def gate_figures(run: RunResult, model: str) -> dict[str, Any]:
-    """A candidate's items, errored items, mean score and pass rate *as a gate counts them*, from its rows:
-    an errored item (no answer, no score) scores 0 and counts as failed — an answer that never came
-    cannot pass a release."""
+    """A candidate's items, errored and not-run items, mean score and pass rate *as a gate counts them*,
+    from its rows: an errored item (no answer) or a not-run one (every check needed Gerbil, which was
+    not found) scores 0 and counts as failed — an answer nobody judged cannot pass a release."""
     rows = run.rows_of(model)
     items = len(rows)
     scores = [r.score if isinstance(r.score, (int, float)) else 0.0 for r in rows]
     return {
         "items": items,
-        "errors": sum(1 for r in rows if r.error is not None or r.score is None),
+        "errors": sum(1 for r in rows if r.error is not None),
+        "not_run": sum(1 for r in rows if r.error is None and r.score is None),
         "mean_score": sum(scores) / items if items else None,
         "pass_rate": sum(1 for r in rows if r.passed is True) / items if items else None,
     }
 
 
 def _error_failures(run: RunResult, max_errors: int) -> list[str]:
-    """One line per candidate with more errored items than ``--max-errors``: such a run fails every gate."""
+    """One line per candidate with more errored (or not-run) items than ``--max-errors``: such a run
+    fails every gate."""
     out = []
     for model in run.models("candidate"):
         figures = gate_figures(run, model)
-        if figures["errors"] > max_errors:
-            out.append(f"{model}: {figures['errors']} of {figures['items']} items errored; a gate needs them answered "
-                       f"(--max-errors {max_errors})")
+        if figures["errors"] + figures["not_run"] > max_errors:
+            errors, not_run, items = figures["errors"], figures["not_run"], figures["items"]
+            if not not_run:
+                what = f"{errors} of {items} items errored"
+            elif not errors:
+                what = f"{not_run} of {items} items were not run (Gerbil not found)"
+            else:
+                what = f"{errors} of {items} items errored and {not_run} were not run (Gerbil not found)"
+            out.append(f"{model}: {what}; a gate needs them answered (--max-errors {max_errors})")
     return out
 
 
