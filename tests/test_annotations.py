@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from gerbil_eval.annotations import Claim, answer_claims, claims, comment_claims, is_error_value, repl_claims
+from gerbil_eval.annotations import (Claim, Turn, answer_claims, claims, comment_claims, is_error_value, repl_claims,
+                                     transcript)
 from gerbil_eval.answer import analyse
 from gerbil_eval.reader import Form, Symbol, spans
 
@@ -108,3 +109,24 @@ def test_spans_report_depth_and_skip_block_comments():
     got = [(s.kind, text[s.start:s.end], s.depth) for s in spans(text)]
     assert got == [("datum", "a", 1), ("datum", "'b", 1), ("datum", "(a 'b)", 0),
                    ("comment", "; c", 0)]
+
+
+def test_comments_between_an_expression_and_its_arrow_are_skipped():
+    [c] = comment_claims("(list 1 2)\n;; a fresh list\n;; => (1 2)\n")
+    assert (c.expr, c.value, c.line) == ("(list 1 2)", "(1 2)", 3)
+
+
+def test_repl_line_with_two_expressions_claims_the_value_of_the_last():
+    [c] = repl_claims("> (def x 1) (+ x 1)\n2\n")
+    assert (c.expr, c.value) == ("(def x 1) (+ x 1)", "2")
+    assert c.datum == Form("(", (Symbol("+"), Symbol("x"), 1), 1)
+
+
+def test_transcript_turns_know_their_prompt_and_last_lines():
+    text = "> (def x 1)\n> (hash-get h 'b)\n#f\n\n> (list 1\n        2)\n(1 2)\n"
+    assert transcript(text) == [Turn("(def x 1)", "", 1, 1), Turn("(hash-get h 'b)", "#f", 2, 3),
+                                Turn("(list 1\n        2)", "(1 2)", 5, 7)]
+
+
+def test_unfinished_expression_at_the_end_of_a_transcript_claims_nothing():
+    assert transcript("> (map f\n  xs") == [] and repl_claims("> (map (lambda (x)\n  x)\n  xs") == []

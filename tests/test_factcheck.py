@@ -178,3 +178,43 @@ def test_any_answer_without_scheme_code_scores_zero_on_every_code_case(answer):
     for case in CODE_CASES:
         result = score_answer(case, answer)
         assert result.score == 0.0 and not result.passed, (case.id, result.reason)
+
+
+# --- argument order: what each argument holds, read from the code's own definitions -----------------
+
+def argument_order(code: str):
+    return evaluate(assertion_from_dict({"type": "argument-order"}), code, {})
+
+
+@pytest.mark.parametrize("swapped, right, reason", [
+    # a procedure the code defines, whatever its name, is not a table
+    ("(def (emit k v) (displayln k \" \" v))\n(hash-for-each inventory emit)",
+     "(def (emit k v) (displayln k \" \" v))\n(hash-for-each emit inventory)", "hash-for-each takes (procedure, table)"),
+    # a mutex made by make-mutex, whatever its name, goes first
+    ("(def guard (make-mutex))\n(with-lock update-state guard)", "(def guard (make-mutex))\n(with-lock guard update-state)",
+     "with-lock takes (mutex, procedure)"),
+    # a list built by map is the list to join, not the separator
+    ("(def labels (map symbol->string names))\n(string-join \", \" labels)",
+     "(def labels (map symbol->string names))\n(string-join labels \", \")", "string-join takes (list, separator)"),
+    # a quoted alist literal is the list, whatever the key is called
+    ("(assgetq '((port . 80) (host . \"localhost\")) wanted)", "(assgetq wanted '((port . 80) (host . \"localhost\")))",
+     "assgetq takes (key, list)"),
+    # the prelude string-split takes the string first and a character separator
+    ("(string-split #\\, line)", "(string-split line #\\,)", "string-split takes the string first, then the separator"),
+])
+def test_argument_order_reads_what_each_argument_holds(swapped, right, reason):
+    out = argument_order(swapped)
+    assert not out.passed and reason in out.reason, out.reason
+    assert out.score == 0.0
+    assert argument_order(right).passed
+
+
+@pytest.mark.parametrize("code", [
+    # a raise- procedure the code defines itself takes the message as it says
+    "(def (raise-bad msg) (error msg))\n(raise-bad \"oops\")",
+    # a raise- helper called with no arguments has no message to misplace
+    "(def (check! x) (unless x (raise-invalid)))",
+])
+def test_argument_order_leaves_the_codes_own_raise_helpers_alone(code):
+    out = argument_order(code)
+    assert out.passed, out.reason
