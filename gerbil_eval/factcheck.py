@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from .annotations import Claim, answer_claims, is_error_value
+from .annotations import Claim, answer_claims
 from .answer import Answer
 from .reader import Form, Keyword, Symbol
 
@@ -151,7 +151,7 @@ def contradictions(fact_ids: tuple[str, ...], ans: Answer) -> list[str]:
         if fact.code is not None:
             for claim in answer_claims(ans):
                 if fact.code(claim):
-                    shown = "raises" if claim.error and is_error_value(claim.value) else claim.value
+                    shown = "raises" if claim.error else claim.value
                     out.append(f"line {claim.line} claims {claim.expr} => {shown[:40]}, but {fact.truth}")
         for sentence in sentences:
             if _contradicting_sentence(fact, sentence):

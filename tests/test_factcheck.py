@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from gerbil_eval.assertions.registry import evaluate
 from gerbil_eval.cases.loader import CaseFileError, assertion_from_dict, load_cases
 from gerbil_eval.code_rule import asks_for_code, reads_as_scheme
+from gerbil_eval.factcheck import FACTS
 from gerbil_eval.reader import read
 from gerbil_eval.scoring.score import NO_CODE, score_answer
 
@@ -218,3 +219,48 @@ def test_argument_order_reads_what_each_argument_holds(swapped, right, reason):
 def test_argument_order_leaves_the_codes_own_raise_helpers_alone(code):
     out = argument_order(code)
     assert out.passed, out.reason
+
+
+# --- facts: claims in code, on every kind of expression --------------------------------------------
+
+@pytest.mark.parametrize("fact, text, claimed", [
+    # let-hash: .key is (hash-ref h 'key), so a missing strong key raises; .?key gives #f
+    ("let-hash-dot-raises", "(let-hash h .zzz)   ; => #f", "(let-hash h .zzz) => #f"),
+    ("let-hash-dot-raises", "(let-hash h .?zzz)  ; => #f", None),
+    ("let-hash-dot-raises", "(let-hash h .zzz)   ; error: unbound key", None),
+    ("let-hash-dot-raises", "(let-hash h ..zzz)  ; => #f", None),  # ..x is a variable of the enclosing scope
+    # keyword->string drops the trailing colon
+    ("keyword-string-without-colon", "(keyword->string port:)   ; => \"port:\"", "(keyword->string port:) => \"port:\""),
+    ("keyword-string-without-colon", "port:                     ; => port:\n(keyword->string port:)   ; => \"port\"", None),
+    # the table expression may be any form, not only a variable
+    ("hash-ref-missing-raises", "(hash-ref (current-config) 'port)  ; => #f", "(hash-ref (current-config) 'port) => #f"),
+    # an error demonstration is shown as "raises", whatever the comment says
+    ("hash-get-missing-false", "(hash-get h 'zz)  ; error: key not found", "(hash-get h 'zz) => raises"),
+    # a claim on a plain variable is about no call
+    ("hash-get-missing-false", "(def v (hash-get h 'zz))\nv   ; => #f", None),
+])
+def test_code_claims_against_facts(fact, text, claimed):
+    out = check([fact], f"```scheme\n{text}\n```")
+    if claimed is None:
+        assert out.passed, out.reason
+    else:
+        assert not out.passed and out.reason == f"line 2 claims {claimed}, but {FACTS[fact].truth}"
+
+
+def test_a_wrong_belief_in_a_code_comment_is_caught():
+    out = check(["hash-ref-missing-raises"], "```scheme\n;; hash-ref gives #f when the key is missing\n(hash-ref h 'k)\n```")
+    assert not out.passed and "contradicts" in out.reason
+
+
+@pytest.mark.parametrize("fact, sentence, ok", [
+    # a trailing "not" in the same clause takes back a claim about JSON arrays ...
+    ("json-arrays-are-lists", "JSON arrays become vectors only if you ask for it, not by default.", True),
+    # ... as far as 40 characters after it (this "not" ends on the 40th)
+    ("json-arrays-are-lists", "JSON arrays become vectors only if you ask for those, which is not the default.", True),
+    # ... and no farther: this "not" (on the 41st) is about objects, and arrays are lists
+    ("json-arrays-are-lists", "JSON arrays become vectors and JSON objects become hash tables, not alists.", False),
+    # ... but after a hash-ref claim it denies the alternative, not the claim
+    ("hash-ref-missing-raises", "hash-ref returns #f for a missing key, not an error.", False),
+])
+def test_a_trailing_negation_takes_back_only_a_json_claim(fact, sentence, ok):
+    assert check([fact], sentence).passed is ok
