@@ -824,3 +824,28 @@ def test_an_execution_check_without_gerbil_is_not_run_negated_or_not(tmp_path):
         out = run(type_, None, fenced("(displayln 1)"), context=context)
         assert (out.passed, out.score, out.not_run) == (False, 0.0, True)
         assert out.reason.startswith("not run: --gxi ") and "not an executable file" in out.reason
+
+
+# --- near misses in failing reasons, and which brackets a form pattern matches --------------------
+
+def test_near_miss_hint_names_the_three_closest_calls_best_first():
+    code = fenced("(hash-put! h 'a 1)\n(hash-update! h 'a 1+)\n(hash-get h 'a)\n(hash-key? h 'a)\n(hash-remove! h 'a)")
+    assert run("calls", ["hash-ref"], code).reason == "does not call hash-ref (code has: hash-get, hash-key?, hash-remove!)"
+
+
+def test_near_miss_hint_needs_names_at_least_60_percent_alike():
+    # hash-update! is 60% like hash-ref: just close enough; hash-put! (58.8%) is not
+    code = fenced("(hash-put! h 'a 1)\n(hash-update! h 'a 1+)")
+    assert run("calls", ["hash-ref"], code).reason == "does not call hash-ref (code has: hash-update!)"
+
+
+def test_near_miss_hint_leaves_out_a_name_just_under_60_percent_alike():
+    # list->hash-table is 59.3% like hash-values
+    code = fenced("(def h (list->hash-table '((a . 1))))\n(hash-keys h)")
+    assert run("calls", ["hash-values"], code).reason == "does not call hash-values (code has: hash-keys)"
+
+
+def test_round_pattern_does_not_match_a_method_call_in_braces():
+    assert not passes("form", "(draw _)", fenced("{draw shape}"))  # Gerbil's {method obj} call, not (draw obj)
+    assert not passes("form", "{draw _}", fenced("[draw shape]"))
+    assert passes("form", "{draw _}", fenced("{draw shape}"))
