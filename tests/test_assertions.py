@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from gerbil_eval.answer import analyse
+from gerbil_eval.assertions.codeindex import code_index
 from gerbil_eval.assertions.registry import REGISTRY, evaluate
 from gerbil_eval.code_rule import CODE_TYPES
 from gerbil_eval.cases.loader import Case, CaseFileError, assertion_from_dict
@@ -849,3 +851,20 @@ def test_round_pattern_does_not_match_a_method_call_in_braces():
     assert not passes("form", "(draw _)", fenced("{draw shape}"))  # Gerbil's {method obj} call, not (draw obj)
     assert not passes("form", "{draw _}", fenced("[draw shape]"))
     assert passes("form", "{draw _}", fenced("{draw shape}"))
+
+
+# --- what the code calls: heads that are not names, vector literals, destructuring for bindings ----
+
+def test_a_computed_head_is_no_named_call_but_the_call_computing_it_is():
+    assert list(code_index(analyse("((make-adder 1) 2)")).calls) == ["make-adder"]
+
+
+def test_vector_literals_are_data_not_calls():
+    code = fenced("(def v #((f 1) 2))")
+    assert passes("not-calls", "f", code) and not passes("calls", "f", code)
+
+
+def test_for_with_a_destructuring_values_pattern_still_calls_its_iterator():
+    code = fenced("(for ((values name [x y]) (in-hash points)) (displayln name \" \" x \" \" y))")
+    assert passes("calls", ["in-hash", "displayln"], code)
+    assert passes("not-calls", "values", code)

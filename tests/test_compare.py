@@ -185,3 +185,30 @@ def test_the_summary_pass_rate_and_the_comparison_pass_rate_are_one_definition()
     assert summary.mean_score == pytest.approx((0.75 + 1 / 3) / 2) == totals.mean_score
     assert (summary.passed, summary.failed, summary.errors) == (4, 3, 1)
     assert doc["summary"]["ft"]["pass_rate"] == pytest.approx(summary.pass_rate), "results.json says the same"
+
+
+def test_a_case_passes_only_when_more_than_half_of_its_samples_pass() -> None:
+    cand = model_rows("ft", "candidate", {"a": [1.0, 0.0], "b": [1.0, 1.0]})
+    base = model_rows("base", "baseline", {"a": [0.0, 0.0], "b": [0.0, 0.0]})
+    c = compare_rows(cand, base, "ft", "base")
+    by_id = {x.info.case_id: x.candidate for x in c.cases}
+    assert by_id["a"].passed is False and by_id["b"].passed is True  # one of two is no majority
+    assert c.candidate_only_passes == 1
+
+
+@pytest.mark.parametrize("cand, base, verdict", [
+    ({"a": 0.5, "b": 1.0, "c": 1.0}, {"a": 0.0, "b": 1.0, "c": 1.0}, r"no significant difference between ft and base "
+     r"\(\+0\.17, 95% CI \+0\.00\.\.\+0\.50, McNemar p=1\.000\)"),
+    ({"a": 0.0, "b": 1.0, "c": 1.0}, {"a": 0.5, "b": 1.0, "c": 1.0}, r"no significant difference between ft and base "
+     r"\(-0\.17, 95% CI -0\.50\.\.\+0\.00, McNemar p=1\.000\)"),
+])
+def test_an_interval_that_touches_zero_is_no_significant_difference(cand, base, verdict) -> None:
+    c = compare_rows(model_rows("ft", "candidate", cand), model_rows("base", "baseline", base), "ft", "base")
+    assert 0.0 in c.delta_ci and not c.significant
+    assert re.fullmatch(verdict, c.verdict), c.verdict
+
+
+def test_a_case_whose_every_sample_errored_is_left_out_of_pass_at_k() -> None:
+    cand = model_rows("ft", "candidate", {"a": [1.0, 0.0], "b": [None, None]})
+    base = model_rows("base", "baseline", {"a": [0.0, 0.0], "b": [0.0, 0.0]})
+    assert compare_rows(cand, base, "ft", "base").candidate_totals.pass_at_k == pytest.approx({1: 0.5, 2: 1.0})

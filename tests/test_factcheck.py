@@ -141,6 +141,8 @@ def test_repl_transcript_is_code():
     ("> (f x)\n-12345678\n", True),  # REPL prompts and printed values count for neither side
     ("> (f x)\n-1.5e-300\n+7\n#t\n\"some text\"\n", True),
     ("#(f x)", False),               # a printed vector alone is output, not code
+    ("`$(ls -la src)`", False),      # shell command substitution in inline code: a call glued to $
+    ("`${format(name count)}`", False),  # a JavaScript template: glued to $ after a backtick
 ])
 def test_code_reads_as_scheme_when_at_least_half_its_text_is_in_forms(text, scheme):
     assert reads_as_scheme(text, read(text).data) is scheme
