@@ -8,7 +8,7 @@ import re
 import pytest
 
 from gerbil_eval.analysis import stats
-from gerbil_eval.analysis.comparison import compare_rows
+from gerbil_eval.analysis.comparison import ModelCase, compare_rows, mean_pass_at_k
 from gerbil_eval.analysis.totals import with_reference
 
 from .rundocs import make_doc, model_rows, result_of
@@ -212,3 +212,8 @@ def test_a_case_whose_every_sample_errored_is_left_out_of_pass_at_k() -> None:
     cand = model_rows("ft", "candidate", {"a": [1.0, 0.0], "b": [None, None]})
     base = model_rows("base", "baseline", {"a": [0.0, 0.0], "b": [0.0, 0.0]})
     assert compare_rows(cand, base, "ft", "base").candidate_totals.pass_at_k == pytest.approx({1: 0.5, 2: 1.0})
+
+
+def test_pass_at_k_of_a_list_of_cases_skips_those_without_a_scored_sample() -> None:
+    scored, errored = ModelCase(0.5, 1, 2, 0, None), ModelCase(None, 0, 0, 2, None)
+    assert mean_pass_at_k([scored, errored]) == pytest.approx({1: 0.5, 2: 1.0})
