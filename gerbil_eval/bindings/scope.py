@@ -135,10 +135,6 @@ class Walker:
             return names
         if head in ("defvalues", "define-values") and isinstance(target, Form):
             return {n for n in map(_name, target.items) if n and n != "."}
-        if head.startswith("def") and head not in ("defmethod", "defspecific"):  # library definers:
-            while isinstance(target, Form) and target.items and target.open == "(":  # (defcall-actor (f w) ...)
-                target = target.items[0]
-            return {str(target)} if _name(target) else set()
         if head == "define-record-type" and len(items) > 2:
             names = {n for n in (_name(items[1]), _name(items[3]) if len(items) > 3 else None) if n}
             if isinstance(items[2], Form) and items[2].items and _name(items[2].items[0]):
@@ -147,8 +143,11 @@ class Walker:
                 if isinstance(spec, Form):
                     names |= {n for n in map(_name, spec.items[1:]) if n}
             return names
-        if head in ("define-c-lambda", "define-c-lambda/const-pointer", "define-const", "c-define") and _name(target):
-            return {str(target)}
+        if (head.startswith("def") or head == "c-define") and head not in ("defmethod", "defspecific"):
+            # library definers, also define-c-lambda and (c-define (f x) ...):
+            while isinstance(target, Form) and target.items and target.open == "(":  # (defcall-actor (f w) ...)
+                target = target.items[0]
+            return {str(target)} if _name(target) else set()
         if head in ("begin-ffi", "begin-foreign") and isinstance(target, Form):
             return {n for n in map(_name, target.items) if n}
         if head == "extern":
@@ -475,9 +474,9 @@ class Walker:
                         self.expr(spec.items[0], bound)
                     if _name(spec.items[-1]):
                         inner.add(str(spec.items[-1]))
-                elif _name(spec):
-                    inner.add(str(spec))
-                self.walk_body(x.items[2:], frozenset(inner))
+                elif spec != Symbol("_"):  # (catch pred => K): both are references, nothing is bound
+                    self.expr(spec, bound)
+                self.walk_body([y for y in x.items[2:] if y != Symbol("=>")], frozenset(inner))
             elif head == "finally" and isinstance(x, Form):
                 self.walk_body(x.items[1:], bound)
             else:
