@@ -84,32 +84,37 @@ class BindingIndex:
 
     @functools.cached_property
     def _all_names(self) -> list[str]:
-        return sorted(self._homes)
+        """The names an answer may use: not those only the runtime's internals define."""
+        return sorted(n for n, per in self._homes.items()
+                      if any(m == PRELUDE or not is_internal(m) for ms in per.values() for m in ms))
 
     def nearest_name(self, name: str) -> tuple[str, str] | None:
         """The closest real name and its best home, for "not defined by Gerbil (nearest: ...)".
 
         A name that extends the wrong one (``read-file`` -> ``read-file-string``) is the likeliest
-        intent; otherwise the most similar spellings; among near-equals, the most used name."""
+        intent; otherwise the most similar spelling; among equally similar ones, the most used name."""
         longer = [n for n in self._all_names if n.startswith(name) and n[len(name):len(name) + 1] in ("-", "/", "!", "*")]
         if longer:
             best = max(longer, key=lambda n: (self.uses.get(n, 0), -len(n)))
         else:
-            hits = process.extract(name, self._all_names, scorer=fuzz.ratio, score_cutoff=60, limit=10)
+            hits = process.extract(name, self._all_names, scorer=fuzz.ratio, score_cutoff=60, limit=None)
             if not hits:
                 return None
             top = hits[0][1]
-            best = max((h for h in hits if h[1] >= top - 5), key=lambda h: (h[1] >= top, self.uses.get(h[0], 0)))[0]
+            best = max((h for h in hits if h[1] >= top), key=lambda h: self.uses.get(h[0], 0))[0]
         return best, self.best_home(best)
 
     def best_home(self, name: str) -> str:
         """Where to tell users to find ``name``: the prelude when every version has it there,
         else the best module exporting it (``read-file-string``: :std/misc/ports, which both
-        versions have, although master's prelude has it too)."""
+        versions have, although master's prelude has it too; ``string-contains``: :std/srfi/13,
+        not master's :std/parser/grammar, which re-exports the prelude)."""
         if all(name in p for p in self.prelude.values()):
             return PRELUDE
-        modules = [m for m in self.homes(name) if m != PRELUDE]
-        return modules[0] if modules else PRELUDE
+        modules = [m for m in self.homes(name) if m != PRELUDE and not is_internal(m)]
+        if not modules:
+            return PRELUDE
+        return max(modules, key=lambda m: sum(name in self.exports(m, v) for v in self.versions))  # first of the best ranked
 
     def nearest_module(self, module: str) -> str | None:
         """The closest real module name: by its last component first (``:std/json`` -> ``:std/text/json``)."""
