@@ -159,3 +159,50 @@ def test_tricky_code_resolves(code):
 def test_near_misses_do_not_resolve(code, offender):
     ok, why = resolves(code)
     assert not ok and f"`{offender}`" in why, why
+
+
+# --- resolves: import specs and the reasons per version -------------------------------------------
+
+@pytest.mark.parametrize("code", [
+    # group-in: every member under the group's prefix
+    "(import (group-in :std iter misc/ports))\n(for/collect (x [1 2]) (read-file-string x))",
+    # the answer's own modules may define anything: a relative path, a file name
+    "(import ./util)\n(json-parse s)",
+    "(import \"util\")\n(json-parse s)",
+    # a helper of the answer's own that extends no real name
+    "(def (run) (with-catch-all (lambda (e) #f) (lambda () 1)))",
+])
+def test_imports_that_resolve(code):
+    ok, why = resolves(code)
+    assert ok, why
+
+
+@pytest.mark.parametrize("code, options, reason", [
+    # a module path without its colon is no module to Gerbil (gxi: "Bad syntax; illegal import")
+    ("(import std/iter)\n(for/collect (x [1 2]) x)", {},
+     "`std/iter` is not a module path (library modules start with a colon: `:std/iter`); "
+     "`for/collect` is exported by :std/iter, which the code does not import"),
+    ("(import (except-in :std/iter for/collect))\n(for/collect (x [1 2]) x)", {},
+     "`for/collect` is exported by :std/iter, which the code does not import"),
+    # a module of the other version only
+    ("(import :std/xml/sxml)", {"version": "master"}, "`:std/xml/sxml` is not a module in master"),
+    # the missing module is the offender, not the names renamed from it
+    ("(import (rename-in :std/xml/sxml (sxml-select xml-select)))\n(xml-select doc pred)", {"version": "master"},
+     "`:std/xml/sxml` is not a module in master"),
+    # each version's own problems, after the ones that name their version
+    ("(import :std/xml/sxml)\n(try (risky) (catch (e) e))", {},
+     "`:std/xml/sxml` is not a module in master; on v0.18.1: `try` is exported by :std/sugar, which the code does not import"),
+    ("(import :std/xml/sxml)\n(agetq 'port cfg)", {},
+     "`:std/xml/sxml` is not a module in master; `agetq` is not defined in v0.18.1 (only in master)"),
+    # unknown operators that extend a real name, or are spelled within 85% of one
+    ("(with-exception (lambda (e) #f) (lambda () 1))", {},
+     "`with-exception` is not defined by Gerbil (nearest: `with-exception-handler` in the prelude)"),
+    ("(dispaly \"hi\")", {}, "`dispaly` is not defined by Gerbil (nearest: `display` in the prelude)"),
+])
+def test_reasons_name_each_offender(code, options, reason):
+    ok, why = resolves(code, **options)
+    assert not ok and why == reason
+
+
+def test_malformed_import_specs_get_a_verdict_not_a_crash():
+    assert resolves("(import (prefix-in :std/iter))")[0]

@@ -52,15 +52,8 @@ def _options(value: Any, _base: Path) -> dict[str, str]:
 
 
 def _module_of(ref: Datum) -> str | None:
-    """``:std/iter`` (also written ``std/iter``); None for a relative module (``./util``, ``"util"``)."""
-    if type(ref) is not Symbol:
-        return None
-    name = str(ref)
-    if name.startswith(":"):
-        return name
-    if name.startswith(("std/", "gerbil/")):
-        return ":" + name
-    return None
+    """``:std/iter``; None for a relative module (``./util``, ``"util"``) or anything else."""
+    return str(ref) if type(ref) is Symbol and ref.startswith(":") else None
 
 
 def _relative(ref: Datum) -> bool:
@@ -94,6 +87,9 @@ class _Version:
                 return self.select(head, args, names, args[0])
             if head == "group-in" and args and _module_of(args[0]):
                 return set().union(*(self.spec_names(Symbol(f"{_module_of(args[0])}/{s}")) for s in args[1:]))
+            return set()
+        if type(spec) is Symbol and spec.startswith(("std/", "gerbil/")):  # gxi: "Bad syntax; illegal import"
+            self.problems.append(f"`{spec}` is not a module path (library modules start with a colon: `:{spec}`)")
             return set()
         if _relative(spec):
             self.relative_import = True
