@@ -100,3 +100,12 @@ def test_nearest_module_by_last_component_then_by_spelling():
     # no module ends in /regex: the closest spelling
     assert nearest(":std/regex") == "`:std/regex` is not a module (nearest: :std/pregexp)"
     assert nearest(":zzzz/qqqq/wwww") == "`:zzzz/qqqq/wwww` is not a module"
+
+
+def test_a_hint_needs_a_name_or_module_at_least_60_percent_similar():
+    # rapidfuzz ratios: 60.0 and 59.3 for the names, 60.5 and 59.1 for the modules
+    assert small_index({":std/a": ["abcdefwxyz"]}).nearest_name("abcdefghij") == ("abcdefwxyz", ":std/a")
+    assert small_index({":std/a": ["abcdefghqrstuvwxy"]}).nearest_name("abcdefghij") is None
+    near = ":std/abcdefgh" + "q" * 17
+    assert small_index({near: ["x"]}).nearest_module(":std/abcdefgh") == near
+    assert small_index({near + "q": ["x"]}).nearest_module(":std/abcdefgh") is None

@@ -92,7 +92,8 @@ class BindingIndex:
         """The closest real name and its best home, for "not defined by Gerbil (nearest: ...)".
 
         A name that extends the wrong one (``read-file`` -> ``read-file-string``) is the likeliest
-        intent; otherwise the most similar spelling; among equally similar ones, the most used name."""
+        intent; otherwise the most similar spelling (at least 60% similar, rapidfuzz's ratio); among
+        equally similar ones, the most used name."""
         longer = [n for n in self._all_names if n.startswith(name) and n[len(name):len(name) + 1] in ("-", "/", "!", "*")]
         if longer:
             best = max(longer, key=lambda n: (self.uses.get(n, 0), -len(n)))
@@ -117,7 +118,8 @@ class BindingIndex:
         return max(modules, key=lambda m: sum(name in self.exports(m, v) for v in self.versions))  # first of the best ranked
 
     def nearest_module(self, module: str) -> str | None:
-        """The closest real module name: by its last component first (``:std/json`` -> ``:std/text/json``)."""
+        """The closest real module name: by its last component first (``:std/json`` -> ``:std/text/json``),
+        else the most similar spelling, at least 60% similar."""
         tail = module.rsplit("/", 1)[-1]
         same_tail = sorted((m for m in self.modules if m.rsplit("/", 1)[-1] == tail), key=module_rank)
         if same_tail:
