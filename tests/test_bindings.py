@@ -155,6 +155,7 @@ def test_tricky_code_resolves(code):
     ("(import (prefix-in :std/text/json j:))\n(read-json p)", "read-json"),
     ("(import (only-in :std/iter for for/list))", "for/list"),
     ("(match x ([a b] (json-parse a)))", "json-parse"),
+    ("(json-parse-file \"config.json\")", "json-parse-file"),  # a Gerbil family, however far from a real name
 ])
 def test_near_misses_do_not_resolve(code, offender):
     ok, why = resolves(code)
@@ -204,5 +205,36 @@ def test_reasons_name_each_offender(code, options, reason):
     assert not ok and why == reason
 
 
-def test_malformed_import_specs_get_a_verdict_not_a_crash():
-    assert resolves("(import (prefix-in :std/iter))")[0]
+@pytest.mark.parametrize("spec", ["(prefix-in :std/iter)", "(rename-in :std/misc/ports slurp)", "()", "42"])
+def test_malformed_import_specs_get_a_verdict_not_a_crash(spec):
+    assert resolves(f"(import {spec})")[0]
+
+
+def judge_with(code: str, modules: dict[str, dict[str, list[str]]], prelude: dict[str, list[str]], **options):
+    """``resolves``' verdict on ``code`` against a hand-made index of versions ``new`` and ``old``."""
+    from gerbil_eval.answer import analyse
+    from gerbil_eval.assertions.resolves import judge
+    from gerbil_eval.bindings.index import BindingIndex
+    from gerbil_eval.bindings.scope import usage_of
+    index = BindingIndex.from_data({"versions": ["new", "old"], "prelude": prelude, "modules": modules, "uses": {}})
+    out = judge(usage_of(analyse(code).data), index, options)
+    return out.passed, out.reason
+
+
+def test_names_only_the_runtime_internals_define_count_as_undefined():
+    """User code does not import :gerbil/expander: its names are the answer's own, or missing."""
+    modules = {":gerbil/expander": {"new": ["make-binding-id", "stx-car"], "old": ["make-binding-id", "stx-car"]},
+               ":std/misc/list": {"new": ["flatten"], "old": ["flatten"]}}
+    prelude = {"new": ["displayln", "stx-car"], "old": ["displayln"]}
+    assert judge_with("(def (f x) (displayln (make-binding-id x) make-binding-id))", modules, prelude)[0]
+    # in the prelude of new only; old has it in an internal module alone
+    assert judge_with("(stx-car x)", modules, prelude, version="old") == \
+        (False, "`stx-car` is not defined in old (only in new)")
+
+
+def test_a_near_miss_is_spelled_at_least_85_percent_like_a_real_name():
+    modules = {":std/a": {v: ["pqrstuvwxyzab", "display"] for v in ("new", "old")}}
+    prelude = {"new": [], "old": []}
+    assert judge_with("(pqrstuvwxyzcd 1)", modules, prelude)[0]  # 84.6%: the answer's own helper
+    ok, why = judge_with("(dispaly 1)", modules, prelude)  # 85.7%
+    assert not ok and why == "`dispaly` is not defined by Gerbil (nearest: `display` in :std/a)"
