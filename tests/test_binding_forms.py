@@ -53,12 +53,20 @@ from tests.test_bindings import resolves
     "(file-entry-path (make-file-entry \"a\"))",
     # several with bindings, the first one a list pattern
     "(with (([count . more] [1 2 3]) (text \"a\")) (displayln count more text))",
+    # with* is sequential: a later binding sees an earlier one
+    "(with* (([count . more] [1 2 3]) (text (number->string count))) (displayln text more))",
     # slot names after @ are not variables
     "(defclass tally (count))\n(def t (tally count: 1))\n(displayln (@ t count))",
     # a generic method whose body is its parameter
     "(import :std/generic)\n(defgeneric describe)\n(defmethod (describe (count <fixnum>)) count)",
     # a nested module's name is not a reference (queue is also :std/misc/queue's)
     "(module queue (export make-q) (def (make-q) []))",
+    # an empty let binds nothing; its body's definitions bind as in any body
+    "(let () (def text \"a\") (displayln text))",
+    # extern declares names defined elsewhere (a foreign library)
+    "(extern read-json)\n(read-json (current-input-port))",
+    # an interface's facades: Name-method for each method
+    "(interface (string-sink) (put! s))\n(def (emit sink) (string-sink-put! sink \"a\"))",
 ])
 def test_names_bound_by_the_answer_resolve(code):
     ok, why = resolves(code)
@@ -87,6 +95,11 @@ def test_names_bound_by_the_answer_resolve(code):
     ("(import :std/sugar)\n(try (risky) (finally (displayln (count odd? [1 3]))))", "count"),
     ("(import :std/iter)\n(for (xs [[1 3] [2]] when (> (count odd? xs) 1)) (displayln xs))", "count"),
     ("(@ (read-json p) name)", "read-json"),
+    # every def* / case-lambda clause is checked, the first one too
+    ("(def* area ((r) (read-json r)) ((w h) (* w h)))", "read-json"),
+    ("(def f (case-lambda ((p) (read-json p)) ((p opts) p)))", "read-json"),
+    # an interface makes no facade of its own name
+    ("(interface (string-sink) (put! s))\n(def (emit sink) (string-sink-string-sink sink))", "string-sink-string-sink"),
 ])
 def test_names_outside_their_binding_form_do_not_resolve(code, offender):
     ok, why = resolves(code)
@@ -98,6 +111,7 @@ def test_names_outside_their_binding_form_do_not_resolve(code, offender):
     "(interface Shape area)",
     "(interface Shape ())",
     "(define-record-type point #f point?)",
+    "(define-record-type point (make-point x))",
     "(defvalues (lo hi))",
     "(define-values (lo hi))",
     "(import :std/sugar)\n(try (risky) (catch))",
