@@ -36,6 +36,7 @@ from tests.test_bindings import resolves
     "(let-values (((count text) (values 1 \"a\"))) (displayln count text))",
     # a binding form in a do body binds as anywhere else
     "(do ((i 0 (+ i 1))) ((= i 3)) (let ((text (number->string i))) (displayln text)))",
+    "(do ((count 0 (+ count 1))) ((= count 3) count) (displayln count))",
     "(import :std/iter)\n(for/fold (count 0) (x [1 2 3]) (+ count x))",
     "(import :std/iter)\n(for (count (in-range 3)) (displayln count))",
     "(with ([count . more] [1 2 3]) (displayln count more))",
@@ -88,6 +89,7 @@ def test_names_bound_by_the_answer_resolve(code):
     ("(let-values (((lo hi) (values 1 2))) (read-json lo))", "read-json"),
     ("(module helpers (displayln (read-json (current-input-port))))", "read-json"),
     ("(def v 1)\n`(name ,v ,(read-json p))", "read-json"),
+    ("(do ((i (read-json p) (+ i 1))) ((= i 3)) (displayln i))", "read-json"),
     # a catch predicate is a reference (io-error? comes from :std/error)
     ("(import :std/sugar)\n(try (risky) (catch io-error? => displayln))", "io-error?"),
     ("(import :std/sugar)\n(try (risky) (catch (io-error? e) (error-message e)))", "io-error?"),
