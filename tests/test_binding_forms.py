@@ -62,6 +62,9 @@ from tests.test_bindings import resolves
     "(import :std/generic)\n(defgeneric describe)\n(defmethod (describe (count <fixnum>)) count)",
     # a nested module's name is not a reference (queue is also :std/misc/queue's)
     "(module queue (export make-q) (def (make-q) []))",
+    # Gambit's ## primitives and (master) dotted method calls through `using` are not judged
+    "(def v (vector 1 2))\n(##vector-ref v 0)",
+    "(interface Walkable (for-each proc))\n(def (show w) (using (w : Walkable) (w.for-each displayln)))",
     # an empty let binds nothing; its body's definitions bind as in any body
     "(let () (def text \"a\") (displayln text))",
     # extern declares names defined elsewhere (a foreign library)
