@@ -82,19 +82,17 @@ class Outcome:
 
     @property
     def killed_by_signal(self) -> int | None:
-        """The signal that ended the program on its own (e.g. SIGXCPU at the CPU limit)."""
+        """The signal that ended the program on its own (e.g. SIGXCPU at the CPU limit). Only a
+        negative status is one: every wrapper between us and ``gxi`` execs it or (``unshare --fork``)
+        dies by the child's signal, so a status above 128 is the program's own ``(exit 137)``."""
         rc = self.returncode
-        if rc is None:
-            return None
-        if rc < 0:
-            return -rc
-        return rc - 128 if rc > 128 and rc - 128 in {s.value for s in signal.Signals} else None
+        return -rc if rc is not None and rc < 0 else None
 
 
-def _run_quiet(cmd: list[str], timeout: float = 120) -> bool:
+def _run_quiet(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 120) -> bool:
     try:
-        return subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              timeout=timeout).returncode == 0
+        return subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, timeout=timeout).returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False
 
@@ -108,7 +106,7 @@ def isolation_level(gerbil_home: str, gxi: str) -> str:
             _prepare_folder(Path(folder), "namespaces")
             cmd = _wrap("namespaces", Path(folder), gerbil_home, [_inner_gxi("namespaces", folder, gxi, gerbil_home),
                                                                   "-e", "(exit 0)"])
-            if _run_quiet(cmd):
+            if _run_quiet(cmd, _environment("namespaces", Path(folder), gerbil_home)):  # as a real run
                 return "namespaces"
     if have("unshare") and _run_quiet(["unshare", "--user", "--map-root-user", "--net", "--", "true"]):
         return "user-netns"
@@ -132,9 +130,20 @@ def _prepare_folder(folder: Path, level: str) -> None:
                 os.chown(entry, NOBODY, NOBODY)
 
 
+def _environment(level: str, folder: Path, home: str) -> dict[str, str]:
+    """The program's whole environment: no variable of ours (no API key) reaches it. ``gxi`` finds
+    its libraries through ``GERBIL_HOME`` only (the install prefix compiled into it may not exist)."""
+    inner_home = str(folder / GERBIL_MOUNT) if level == "namespaces" else home
+    return {"PATH": "/usr/bin:/bin", "HOME": str(folder), "TMPDIR": str(folder), "GERBIL_HOME": inner_home,
+            "LANG": "C.UTF-8"}
+
+
 def _limits_argv(limits: Limits) -> list[str]:
+    """prlimit's arguments. The CPU limit's hard value is one second above the soft one: at the soft
+    limit the kernel sends SIGXCPU (reported as the CPU limit), at the hard one SIGKILL — with the two
+    equal it sends SIGKILL at once and the reason could only say "killed by signal 9"."""
     mb = 1024 * 1024
-    return ["prlimit", f"--cpu={limits.cpu_seconds}", f"--as={limits.memory_mb * mb}",
+    return ["prlimit", f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + 1}", f"--as={limits.memory_mb * mb}",
             f"--fsize={limits.file_mb * mb}", f"--nproc={limits.processes}", "--core=0", "--"]
 
 
@@ -152,9 +161,9 @@ def _preexec(limits: Limits) -> None:  # pragma: no cover - runs in the child; o
     import resource
 
     mb = 1024 * 1024
-    for what, value in ((resource.RLIMIT_CPU, limits.cpu_seconds), (resource.RLIMIT_AS, limits.memory_mb * mb),
-                        (resource.RLIMIT_FSIZE, limits.file_mb * mb), (resource.RLIMIT_NPROC, limits.processes),
-                        (resource.RLIMIT_CORE, 0)):
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))  # see _limits_argv
+    for what, value in ((resource.RLIMIT_AS, limits.memory_mb * mb), (resource.RLIMIT_FSIZE, limits.file_mb * mb),
+                        (resource.RLIMIT_NPROC, limits.processes), (resource.RLIMIT_CORE, 0)):
         resource.setrlimit(what, (value, value))
 
 
@@ -171,12 +180,10 @@ def run_gxi(gxi: str, home: str, files: dict[str, str], main: str, limits: Limit
         for name, text in files.items():
             (folder / name).write_text(text, encoding="utf-8")
         _prepare_folder(folder, level)
-        inner_home = str(folder / GERBIL_MOUNT) if level == "namespaces" else home
         argv = [_inner_gxi(level, tmp, gxi, home), main]
-        env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "TMPDIR": tmp, "GERBIL_HOME": inner_home, "LANG": "C.UTF-8"}
         cmd = _wrap(level, folder, home, argv, limits)
         use_preexec = shutil.which("prlimit") is None
-        outcome = _supervise(cmd, tmp, env, limits, use_preexec)
+        outcome = _supervise(cmd, tmp, _environment(level, folder, home), limits, use_preexec)
         if read_back:
             data = _read_regular_file(folder / read_back)
             outcome = dataclasses.replace(outcome, read_back=data.decode("utf-8", "replace"))
