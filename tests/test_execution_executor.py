@@ -64,7 +64,9 @@ def test_an_exit_status_above_128_is_the_programs_own_not_a_signal(gerbil: Gerbi
 
 
 def test_gerbils_error_keeps_the_irritants_and_drops_the_backtrace(gerbil: Gerbil) -> None:
-    out = judge({"type": "runs"}, "(def (f) (error \"port must be a number\" 'abc 42))\n(f)", gerbil)
+    """Also after the program printed lines of its own."""
+    code = "(for-each displayln '(1 2 3 4 5 6 7 8))\n(def (f) (error \"port must be a number\" 'abc 42))\n(f)"
+    out = judge({"type": "runs"}, code, gerbil)
     assert not out.passed
     assert out.reason == "run failed: [Error]: port must be a number --- irritants: abc 42", out.reason
     raised = judge({"type": "runs"}, "(raise 'oops)", gerbil)
