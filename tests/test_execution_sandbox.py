@@ -6,9 +6,12 @@ Runs through the ``runs`` assertion, as a case would, with short limits (``--exe
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,7 +24,7 @@ from gerbil_eval.execution.executor import ExecSettings
 from gerbil_eval.execution.gerbil import find_gerbil
 from gerbil_eval.execution.sandbox import Limits, isolation_level, run_gxi
 
-from .gerbil_support import gerbil_home
+from .gerbil_support import ROOT, gerbil_home
 
 LIMITS = Limits(timeout=3, cpu_seconds=3, output_bytes=64 * 1024)
 
@@ -119,3 +122,48 @@ def test_ten_megabytes_of_output_are_cut(settings: ExecSettings) -> None:
     out = run(code, settings)
     assert not out.passed and f"printed more than {LIMITS.output_bytes} bytes" in out.reason
     still_works(settings)
+
+
+# --- what the program is given, and what comes back ------------------------------------------------
+
+def test_the_strongest_isolation_does_not_depend_on_the_callers_gerbil_home(tmp_path: Path) -> None:
+    """``--gxi PATH`` without ``$GERBIL_HOME``: the probe for the namespaces level must run gxi the
+    way a real run does (before, it failed there and root fell back to a level writable everywhere)."""
+    if os.geteuid() != 0:
+        pytest.skip("the namespaces level needs root (documented)")
+    program = tmp_path / "hello.ss"
+    program.write_text('(displayln "hi")\n')
+    env = {k: v for k, v in os.environ.items() if k != "GERBIL_HOME"}
+    done = subprocess.run([sys.executable, "-m", "gerbil_eval", "exec", str(program), "--gxi",
+                           str(gerbil_home() / "bin" / "gxi"), "--json"], capture_output=True, text=True, env=env,
+                          cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["isolation"] == "namespaces"
+
+
+def test_a_crash_of_gxi_itself_is_reported_as_its_signal(settings: ExecSettings) -> None:
+    out = run("(##car 1)", settings)  # an unsafe primitive on a fixnum: gxi segfaults
+    assert not out.passed and out.reason == "run failed: killed by signal 11", out.reason
+
+
+def test_the_reported_run_time_is_the_programs(settings: ExecSettings) -> None:
+    start = time.monotonic()
+    out = run("(thread-sleep! 0.5)", settings)
+    took = time.monotonic() - start
+    seconds = float(re.fullmatch(r"ran to completion \((\d+\.\d\d) s\)", out.reason).group(1))
+    assert 0.5 <= seconds <= took + 0.01, (seconds, took)
+
+
+def test_many_long_claims_do_not_crowd_out_the_checks(settings: ExecSettings) -> None:
+    """100 claims of 2,000-character values (~800 KB of records): the checks after them are still read."""
+    code = "(def (f) 1)\n" + "\n".join(f'(make-string 2000 #\\{"abcdefghij"[i % 10]}) ; => "x"' for i in range(100))
+    answer = analyse(f"```scheme\n{code}\n```")
+    out = evaluate(assertion_from_dict({"type": "checks", "value": "(check (f) => 1)"}), answer, {"execution": settings})
+    assert out.passed and out.reason == "1/1 checks pass", out.reason
+
+
+def test_a_program_that_deletes_the_results_file_fails_its_checks(settings: ExecSettings) -> None:
+    code = '(def (f) 1)\n(delete-file ".gerbil-eval-results")'
+    out = evaluate(assertion_from_dict({"type": "checks", "value": "(check (f) => 1)"}),
+                   analyse(f"```scheme\n{code}\n```"), {"execution": settings})
+    assert not out.passed and "not run, the program failed" in out.reason, out.reason
