@@ -3,6 +3,7 @@ error messages in the reasons, the per-block fallback, ``function:`` binding, an
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,7 @@ def test_runs_passes_a_program_that_runs(ctx: dict) -> None:
     ("(error \"port must be a number\" 'abc)", "[Error]: port must be a number"),
     ("(def h (make-hash-table))\n(hash-ref h 'missing)", "Unbound key"),
     ("(while #t (displayln 1))", "Unbound variable: while"),  # v0.18.1: while needs :std/sugar
+    ("(display \"result: \")\n(car '())", "run failed: (Argument 1, pair) PAIR expected (car '())"),  # no newline first
 ])
 def test_runs_fails_with_gerbils_own_message(code: str, gerbil_says: str, ctx: dict) -> None:
     out = judge({"type": "runs"}, code, ctx)
@@ -179,3 +181,98 @@ def test_without_gerbil_execution_is_not_run_and_left_out_of_the_score(monkeypat
     assert runs.not_run and "not run: no Gerbil found" in runs.reason
     only_exec = Case(id="d", messages=case.messages, category="x", tags=(), assertions=case.assertions[1:])
     assert score_answer(only_exec, "```scheme\n1\n```").not_run
+
+
+# --- how answers are turned into a program, and what the case's values mean -----------------------
+
+def test_an_answer_without_scheme_code_fails_runs(ctx: dict) -> None:
+    out = judge({"type": "runs"}, "```python\nprint(1)\n```", ctx, fenced=False)
+    assert not out.passed and out.reason == "no Scheme code to run"
+
+
+def test_an_import_below_its_first_use_still_counts(ctx: dict) -> None:
+    """Gerbil's expander sees a module's imports wherever they are: so does the harness."""
+    out = judge({"type": "runs"}, "(displayln (hash-ref (hash (a 1)) 'a))\n(import :std/sugar)", ctx)
+    assert out.passed, out.reason
+
+
+def test_a_claim_on_a_definition_leaves_the_definition_in_place(ctx: dict) -> None:
+    out = judge({"type": "runs"}, "(def x (+ 2 3)) ; => 5\n(displayln (* x 2))", ctx)
+    assert out.passed, out.reason
+
+
+def test_claims_written_the_ways_answers_write_them(ctx: dict) -> None:
+    """A quoted value, a value then a remark, a number in another notation; a claim inside a
+    procedure that is never called cannot be judged and is left out."""
+    code = ("(list 1 2) ; => '(1 2)\n(list 1 2) ; => (1 2) (a list)\n(/ 4 2) ; => 2.0\n"
+            "(def (never) (car '(1)) ; => 9\n  0)")
+    out = judge({"type": "claims"}, code, ctx)
+    assert out.passed and out.reason == "3/3 claims hold", out.reason
+
+
+def test_a_repl_line_without_a_shown_result_is_no_claim(ctx: dict) -> None:
+    answer = "```\n> (def v (vector 1 2))\n> (vector-set! v 0 9)\n> v\n#(9 2)\n```"
+    out = judge({"type": "claims"}, answer, ctx, fenced=False)
+    assert out.passed and out.reason == "1/1 claims hold", out.reason
+
+
+def test_a_check_that_is_a_plain_predicate_must_return_true(ctx: dict) -> None:
+    forms = "(= (add 2 2) 4)\n(= (add 2 2) 5)"
+    out = judge({"type": "checks", "value": forms}, "(def (add a b) (+ a b))", ctx)
+    assert not out.passed and out.score == 0.5
+    assert out.reason == "1/2 checks pass; (= (add 2 2) 5): (= (add 2 2) 5) returned #f", out.reason
+
+
+def test_a_long_predicate_is_quoted_up_to_200_characters(ctx: dict) -> None:
+    exact = f'(equal? "{"a" * 185}" "b")'
+    longer = f'(equal? "{"a" * 186}" "b")'
+    assert (len(exact), len(longer)) == (200, 201)
+    out = judge({"type": "checks", "value": exact}, "(def x 1)", ctx)
+    assert out.reason == f"0/1 checks pass; {exact[:57]}...: {exact} returned #f", out.reason
+    out = judge({"type": "checks", "value": longer}, "(def x 1)", ctx)
+    assert out.reason == f"0/1 checks pass; {longer[:57]}...: {longer[:197]}... returned #f", out.reason
+
+
+def test_function_binds_an_answer_that_defines_its_procedure_with_lambda(ctx: dict) -> None:
+    value = {"checks": "(check (sum-list '(1 2 3)) => 6)", "function": "sum-list"}
+    out = judge({"type": "checks", "value": value}, "(define my-sum (lambda (xs) (apply + xs)))", ctx)
+    assert out.passed and "bound sum-list to the answer's my-sum" in out.reason, out.reason
+    none = judge({"type": "checks", "value": value}, "(def total 6)", ctx)  # no procedure to bind
+    assert not none.passed and "Unbound variable: sum-list" in none.reason and "bound sum-list" not in none.reason
+
+
+def test_setup_binds_what_the_prompt_talks_about(ctx: dict) -> None:
+    snippet = "(hash-put! h 'a 1)\n(displayln (hash-ref h 'a))"
+    assert not judge({"type": "runs"}, snippet, ctx).passed
+    out = judge({"type": "runs", "value": {"setup": "(def h (make-hash-table))"}}, snippet, ctx)
+    assert out.passed, out.reason
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"type": "runs", "value": {"setup": "  "}}, "setup: needs Gerbil forms"),
+    ({"type": "runs", "value": {"setup": 42}}, "setup: needs Gerbil forms"),
+    ({"type": "runs", "value": {"setup": "(def h"}}, "setup: forms do not read"),
+    ({"type": "checks", "value": {"checks": "(check 1 => 1)", "function": "add two"}}, "must be a Gerbil identifier"),
+    ({"type": "output", "value": {"equals": "a", "contains": "b"}}, "needs {equals: TEXT}"),
+])
+def test_case_values_that_cannot_work_are_case_errors(raw: dict, message: str) -> None:
+    with pytest.raises(CaseError, match=re.escape(message)):
+        assertion_from_dict(raw)
+
+
+def test_output_quotes_at_most_80_characters_and_names_a_failed_run(ctx: dict) -> None:
+    exact = judge({"type": "output", "value": "zzz"}, f'(display "{"x" * 80}")', ctx)
+    assert exact.reason == f"output does not contain 'zzz': {'x' * 80!r}", exact.reason
+    longer = judge({"type": "output", "value": "zzz"}, f'(display "{"x" * 81}")', ctx)
+    assert longer.reason == f"output does not contain 'zzz': {'x' * 77 + '...'!r}", longer.reason
+    failed = judge({"type": "output", "value": "result:"}, "(display \"result: \")\n(car '())", ctx)
+    assert failed.passed and failed.reason.startswith("output contains 'result:': 'result: *** ERROR IN"), failed.reason
+    assert failed.reason.endswith("(the run failed: (Argument 1, pair) PAIR expected (car '()))"), failed.reason
+
+
+def test_blocks_that_fail_alone_are_each_named_with_their_line(ctx: dict) -> None:
+    answer = ("First:\n```scheme\n(def length 3)\n(displayln length)\n```\n"
+              "then:\n```scheme\n(displayln (lenght '(1 2)))\n```\n")
+    out = judge({"type": "runs"}, answer, ctx, fenced=False)
+    assert not out.passed
+    assert out.reason.endswith("; alone, block at line 7: Unbound variable: lenght"), out.reason

@@ -101,15 +101,16 @@ def settings_from_options(options: Any) -> ExecSettings:
 
 # --- running one program ---------------------------------------------------------------------------
 
-_ERROR_LINE = re.compile(r"^\*\*\* ERROR(?: IN .*? --(?: |$)| --(?: |$)| IN \? )?(?P<msg>.*)$")
+_ERROR_LINE = re.compile(r"\*\*\* ERROR(?: IN .*? --(?: |$)| --(?: |$)| IN \? )?(?P<msg>.*)$")
 
 
 def gerbil_error(text: str) -> str:
     """Gerbil's message for an uncaught error in ``text`` (stdout or stderr of ``gxi``), one line:
-    ``Unbound variable: read-file``, ``Wrong number of arguments passed to procedure (f 1 2)``."""
+    ``Unbound variable: read-file``, ``Wrong number of arguments passed to procedure (f 1 2)``.
+    The first error line may follow what the program printed without a newline (``result: *** ERROR``)."""
     lines = text.splitlines()
     for i, line in enumerate(lines):
-        m = _ERROR_LINE.match(line.strip())
+        m = _ERROR_LINE.search(line.strip())
         if not m:
             continue
         parts = [m.group("msg").strip()]
