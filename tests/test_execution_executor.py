@@ -71,6 +71,25 @@ def test_gerbils_error_keeps_the_irritants_and_drops_the_backtrace(gerbil: Gerbi
     assert out.reason == "run failed: [Error]: port must be a number --- irritants: abc 42", out.reason
     raised = judge({"type": "runs"}, "(raise 'oops)", gerbil)
     assert raised.reason == "run failed: This object was raised: oops", raised.reason  # no source box
+    lines = judge({"type": "runs"}, '(error "a\nb\nc\nd\ne\nf\ng")', gerbil)  # a message over many lines
+    assert lines.reason == "run failed: [Error]: a b c d e", lines.reason  # one line, the first five of them
+
+
+def test_exit_0_before_the_end_is_a_run_but_the_checks_never_ran(gerbil: Gerbil) -> None:
+    code = '(def (f) 1)\n(displayln "done early")\n(exit 0)'
+    assert judge({"type": "runs"}, code, gerbil).passed
+    out = judge({"type": "checks", "value": "(check (f) => 1)"}, code, gerbil)
+    assert not out.passed
+    assert out.reason == ("0/1 checks pass; (check (f) => 1): not run, the program failed: "
+                          "the program called exit before the checks could run"), out.reason
+
+
+def test_a_check_that_stops_the_run_is_named_and_the_rest_were_not_reached(gerbil: Gerbil) -> None:
+    checks = "(check (f) => 1)\n(check (quit) => 1)\n(check (f) => 1)"
+    out = judge({"type": "checks", "value": checks}, "(def (f) 1)\n(def (quit) (exit 4))", gerbil)
+    assert out.score == pytest.approx(1 / 3)
+    assert out.reason == ("1/3 checks pass; (check (quit) => 1): exited with status 4; "
+                          "(check (f) => 1): not reached (an earlier check stopped the run)"), out.reason
 
 
 def test_the_file_size_limit_is_named_with_its_size(gerbil: Gerbil) -> None:
@@ -102,15 +121,25 @@ def test_a_program_gets_the_documented_default_limits(gerbil: Gerbil) -> None:
 # --- checks and claims from the run ----------------------------------------------------------------
 
 def test_a_long_check_form_is_shortened_in_the_reason(gerbil: Gerbil) -> None:
-    form = '(check (string-append "aaaaaaaaaa" "bbbbbbbbbb" "cccccccccc" "dddddddddd") => "x")'
-    out = judge({"type": "checks", "value": form}, "(def x 1)", gerbil)
-    assert not out.passed
-    assert f"0/1 checks pass; {form[:57]}...: got " in out.reason, out.reason
+    """At most 60 characters of a form: a 60-character one whole, a longer one cut to 57 and "..."."""
+    sixty = '(check (string-append "aaaaaaaaaaaaaaaaaaaaaaaaaaaa") => "")'
+    longer = '(check (string-append "aaaaaaaaaa" "bbbbbbbbbb" "cccccccccc" "dddddddddd") => "x")'
+    assert len(sixty) == 60
+    out = judge({"type": "checks", "value": f"{sixty}\n{longer}"}, "(def x 1)", gerbil)
+    assert out.reason.startswith(f'0/2 checks pass; {sixty}: got "aaa'), out.reason
+    assert f"; {longer[:57]}...: got " in out.reason, out.reason
 
 
 def test_a_claim_may_show_a_value_as_display_prints_it(gerbil: Gerbil) -> None:
     out = judge({"type": "claims"}, '(string-upcase "port") ; => PORT\n(string-append "a" "b") ; => "ab"', gerbil)
     assert out.passed and "2/2 claims hold" in out.reason, out.reason
+
+
+def test_a_transcript_may_show_what_an_expression_printed(gerbil: Gerbil) -> None:
+    answer = '> (displayln "hello")\nhello\n> (+ 1 2)\n3'
+    out = evaluate(assertion_from_dict({"type": "claims"}), analyse(f"```\n{answer}\n```"),
+                   {"execution": ExecSettings(gxi=gerbil.gxi, limits=LIMITS, cache=False)})
+    assert out.passed and out.reason == "2/2 claims hold", out.reason
 
 
 def test_records_a_program_forges_in_the_results_file_do_not_change_the_verdict(gerbil: Gerbil) -> None:
@@ -210,3 +239,5 @@ def test_one_worker_runs_programs_one_after_another_without_idling(gerbil: Gerbi
     took, runs = _run_at_once(gerbil, settings, [f"(def x {i})" for i in range(3)])
     busy = sum(r.seconds for r in runs)
     assert 0.95 * busy <= took <= busy + 0.6, (took, [r.seconds for r in runs])
+    zero = execute(gerbil, "(def x 0)", (), ExecSettings(gxi=gerbil.gxi, workers=0, cache=False))
+    assert zero.finished  # fewer than one worker still runs one program at a time

@@ -154,16 +154,53 @@ def test_the_reported_run_time_is_the_programs(settings: ExecSettings) -> None:
     assert 0.5 <= seconds <= took + 0.01, (seconds, took)
 
 
-def test_many_long_claims_do_not_crowd_out_the_checks(settings: ExecSettings) -> None:
-    """100 claims of 2,000-character values (~800 KB of records): the checks after them are still read."""
-    code = "(def (f) 1)\n" + "\n".join(f'(make-string 2000 #\\{"abcdefghij"[i % 10]}) ; => "x"' for i in range(100))
-    answer = analyse(f"```scheme\n{code}\n```")
-    out = evaluate(assertion_from_dict({"type": "checks", "value": "(check (f) => 1)"}), answer, {"execution": settings})
-    assert out.passed and out.reason == "1/1 checks pass", out.reason
-
-
 def test_a_program_that_deletes_the_results_file_fails_its_checks(settings: ExecSettings) -> None:
     code = '(def (f) 1)\n(delete-file ".gerbil-eval-results")'
     out = evaluate(assertion_from_dict({"type": "checks", "value": "(check (f) => 1)"}),
                    analyse(f"```scheme\n{code}\n```"), {"execution": settings})
     assert not out.passed and "not run, the program failed" in out.reason, out.reason
+
+
+def test_the_program_sees_gerbil_in_its_own_folder_read_only(settings: ExecSettings) -> None:
+    gerbil = find_gerbil(settings.gxi)
+    code = ('(displayln (getenv "HOME"))\n(displayln (getenv "GERBIL_HOME"))\n'
+            '(call-with-output-file (path-expand "planted.ss" (getenv "GERBIL_HOME")) (lambda (p) (display 1 p)))')
+    outcome = run_gxi(gerbil.gxi, gerbil.home, {"home.ss": code}, "home.ss", LIMITS)
+    folder, seen = outcome.stdout.splitlines()[:2]
+    if isolation_level(gerbil.home, gerbil.gxi) != "namespaces":
+        assert seen == gerbil.home
+        return
+    assert seen == f"{folder}/.gerbil"  # bind-mounted, read-only
+    assert outcome.returncode != 0 and "Read-only file system" in outcome.stdout, outcome.stdout
+    assert not (Path(gerbil.home) / "planted.ss").exists()
+
+
+def test_the_wall_clock_stops_a_program_at_the_limit_not_before(settings: ExecSettings) -> None:
+    gerbil = find_gerbil(settings.gxi)
+    inside = run_gxi(gerbil.gxi, gerbil.home, {"a.ss": "(thread-sleep! 1.2)"}, "a.ss", Limits(timeout=2.2, cpu_seconds=3))
+    assert inside.returncode == 0 and not inside.timed_out, inside
+    over = run_gxi(gerbil.gxi, gerbil.home, {"b.ss": "(thread-sleep! 30)"}, "b.ss", Limits(timeout=1, cpu_seconds=3))
+    assert over.timed_out and over.returncode is None  # killed by us, not exited
+    assert 1 <= over.seconds < 1.9, over.seconds
+
+
+def test_output_up_to_the_cap_is_kept_whole(settings: ExecSettings) -> None:
+    gerbil = find_gerbil(settings.gxi)
+    code = "(display (make-string 200000 #\\x))"
+    outcome = run_gxi(gerbil.gxi, gerbil.home, {"o.ss": code}, "o.ss", Limits(timeout=5, cpu_seconds=5, output_bytes=200000))
+    assert not outcome.output_cut and outcome.returncode == 0
+    assert outcome.stdout == "x" * 200000
+
+
+def test_the_results_file_is_read_up_to_one_mebibyte(settings: ExecSettings) -> None:
+    """A program that floods the driver's results file cannot make the harness read all of it:
+    what comes after the first MiB (here the end of the program and the checks) is not seen."""
+    flood = ('(call-with-output-file (list path: ".gerbil-eval-results" append: #t)'
+             ' (lambda (p) (display (make-string (* 1100 1024) #\\-) p) (newline p)))')
+    out = evaluate(assertion_from_dict({"type": "checks", "value": "(check (f) => 1)"}),
+                   analyse(f"```scheme\n(def (f) 1)\n{flood}\n```"), {"execution": settings})
+    assert not out.passed and "not run, the program failed" in out.reason, out.reason
+    small = flood.replace("(* 1100 1024)", "(* 900 1024)")
+    out = evaluate(assertion_from_dict({"type": "checks", "value": "(check (f) => 1)"}),
+                   analyse(f"```scheme\n(def (f) 1)\n{small}\n```"), {"execution": settings})
+    assert out.passed, out.reason

@@ -28,7 +28,7 @@ import re
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -170,13 +170,12 @@ def _check_reason(form: str, message: str) -> str:
 
 
 def _interpret(outcome, checks: tuple[str, ...], nonce: str, limits: Limits) -> RunResult:  # noqa: ANN001
+    stdout = outcome.stdout.split(nonce)[0]
+    outcome = replace(outcome, stdout=outcome.stdout.replace(nonce, ""))  # the marker is ours: not in a reason
     records = parse_records(outcome.read_back)
     reached = any(r.kind == "done" for r in records)
     finished = reached or outcome.returncode == 0
     error = "" if finished else _failure(outcome, limits)
-    if not reached and finished:
-        error = ""
-    stdout = outcome.stdout.split(nonce)[0]
     claims: dict[int, ClaimSeen] = {}
     results: dict[int, CheckResult] = {}
     started: int | None = None
