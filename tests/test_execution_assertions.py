@@ -205,9 +205,41 @@ def test_claims_written_the_ways_answers_write_them(ctx: dict) -> None:
     """A quoted value, a value then a remark, a number in another notation; a claim inside a
     procedure that is never called cannot be judged and is left out."""
     code = ("(list 1 2) ; => '(1 2)\n(list 1 2) ; => (1 2) (a list)\n(/ 4 2) ; => 2.0\n"
-            "(def (never) (car '(1)) ; => 9\n  0)")
+            "(def (never) (car '(1)) ; => 9\n  0)\n(def x 5)\nx ; => 5")
     out = judge({"type": "claims"}, code, ctx)
+    assert out.passed and out.reason == "4/4 claims hold", out.reason
+
+
+def test_a_false_claim_names_its_line_in_the_answer(ctx: dict) -> None:
+    answer = ("Set it up:\n\n```scheme\n(def cfg 1)\n(+ cfg 1) ; => 3\n```\n\nIn the REPL:\n\n"
+              "```\n> (* 2 3)\n7\n```\n")
+    out = judge({"type": "claims"}, answer, ctx, fenced=False)
+    assert out.reason == "0/2 claims hold; line 5: (+ cfg 1) gives 2, claimed 3; line 12: (* 2 3) gives 6, claimed 7", out.reason
+
+
+def test_claims_in_every_block_are_judged(ctx: dict) -> None:
+    answer = "```scheme\n(def (sq x) (* x x))\n(sq 3) ; => 9\n```\nand\n```scheme\n(sq 4) ; => 16\n(sq 5) ; => 25\n```"
+    out = judge({"type": "claims"}, answer, ctx, fenced=False)
     assert out.passed and out.reason == "3/3 claims hold", out.reason
+
+
+def test_claims_about_a_snippets_free_variables_are_not_judged_but_an_unbound_procedure_is(ctx: dict) -> None:
+    snippet = judge({"type": "claims"}, "(hash-ref h 'a) ; => 1", ctx)
+    assert snippet.passed and snippet.reason.startswith("none of the 1 claims can be judged"), snippet.reason
+    wrong = judge({"type": "claims"}, '(read-file "x") ; => "data"', ctx)
+    assert not wrong.passed
+    assert wrong.reason == '0/1 claims hold; line 2: (read-file "x") raised Unbound variable: read-file; claimed "data"', wrong.reason
+
+
+def test_a_script_line_on_top_is_ignored(ctx: dict) -> None:
+    out = judge({"type": "output", "value": {"equals": "hi"}}, '#!/usr/bin/env gxi\n(displayln "hi")', ctx)
+    assert out.passed, out.reason
+
+
+def test_blocks_past_the_eighth_are_not_run(ctx: dict) -> None:
+    answer = "\n".join(f'Step {i}:\n```scheme\n(display "{i}")\n```' for i in range(1, 10))
+    out = judge({"type": "output", "value": {"equals": "12345678"}}, answer, ctx, fenced=False)
+    assert out.passed, out.reason
 
 
 def test_a_repl_line_without_a_shown_result_is_no_claim(ctx: dict) -> None:
@@ -237,6 +269,9 @@ def test_function_binds_an_answer_that_defines_its_procedure_with_lambda(ctx: di
     value = {"checks": "(check (sum-list '(1 2 3)) => 6)", "function": "sum-list"}
     out = judge({"type": "checks", "value": value}, "(define my-sum (lambda (xs) (apply + xs)))", ctx)
     assert out.passed and "bound sum-list to the answer's my-sum" in out.reason, out.reason
+    optional = judge({"type": "checks", "value": value},
+                     "(def (my-sum (xs '()) (start 0)) (apply + start xs))\n(def limit 10)\n(def broken)", ctx)
+    assert "bound sum-list to the answer's my-sum" in optional.reason, optional.reason  # not limit, no crash
     none = judge({"type": "checks", "value": value}, "(def total 6)", ctx)  # no procedure to bind
     assert not none.passed and "Unbound variable: sum-list" in none.reason and "bound sum-list" not in none.reason
 
@@ -252,12 +287,18 @@ def test_setup_binds_what_the_prompt_talks_about(ctx: dict) -> None:
     ({"type": "runs", "value": {"setup": "  "}}, "setup: needs Gerbil forms"),
     ({"type": "runs", "value": {"setup": 42}}, "setup: needs Gerbil forms"),
     ({"type": "runs", "value": {"setup": "(def h"}}, "setup: forms do not read"),
+    ({"type": "runs", "value": {"setup": f"(def h {'1' * 3993})"}}, "at most 4000 characters"),
     ({"type": "checks", "value": {"checks": "(check 1 => 1)", "function": "add two"}}, "must be a Gerbil identifier"),
     ({"type": "output", "value": {"equals": "a", "contains": "b"}}, "needs {equals: TEXT}"),
 ])
 def test_case_values_that_cannot_work_are_case_errors(raw: dict, message: str) -> None:
     with pytest.raises(CaseError, match=re.escape(message)):
         assertion_from_dict(raw)
+
+
+def test_a_setup_of_4000_characters_is_accepted() -> None:
+    setup = f"(def h {'1' * 3992})"
+    assert len(setup) == 4000 and assertion_from_dict({"type": "runs", "value": {"setup": setup}})
 
 
 def test_output_quotes_at_most_80_characters_and_names_a_failed_run(ctx: dict) -> None:

@@ -130,10 +130,6 @@ def _output_value(value: Any, _base: Path) -> dict[str, str]:
 
 # --- checks ----------------------------------------------------------------------------------------
 
-def _first_error(run: AnswerRun) -> str:
-    return run.together.error
-
-
 @register("runs", _setup_only, time_limit=TIME_LIMIT)
 def runs(value: dict | None, ans: Answer, _a: Any, context: dict) -> Outcome:
     run = _run(ans, context, setup=_setup_of(value))
@@ -204,7 +200,7 @@ def _normal(text: str) -> str:
 
 def _number(text: str) -> float | None:
     try:
-        return float(text.rstrip(".") if text.endswith(".") and text[:-1].lstrip("-").isdigit() else text)
+        return float(text)  # Scheme's "5." and "2.0" read as Python's too
     except ValueError:
         return None
 
