@@ -210,6 +210,13 @@ def test_claims_written_the_ways_answers_write_them(ctx: dict) -> None:
     assert out.passed and out.reason == "4/4 claims hold", out.reason
 
 
+def test_a_claim_inside_a_claimed_expression(ctx: dict) -> None:
+    code = "(list 1 ; => 1\n      2) ; => (1 2)"
+    out = judge({"type": "claims"}, code, ctx)
+    assert out.passed and out.reason == "2/2 claims hold", out.reason
+    assert judge({"type": "runs"}, code, ctx).passed
+
+
 def test_a_false_claim_names_its_line_in_the_answer(ctx: dict) -> None:
     answer = ("Set it up:\n\n```scheme\n(def cfg 1)\n(+ cfg 1) ; => 3\n```\n\nIn the REPL:\n\n"
               "```\n> (* 2 3)\n7\n```\n")
