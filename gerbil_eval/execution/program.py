@@ -168,13 +168,13 @@ def _code_unit(text: str, first_index: int, line: int) -> Unit:
     specs = [ClaimSpec(first_index + i, Claim(c.expr, c.value, c.error, c.line + line, c.kind, c.span))
              for i, c in enumerate(found)]
     code = text
-    done: list[tuple[int, int, int]] = []  # wrapped spans (start, end in ``text``, characters added)
+    done: list[tuple[int, int]] = []  # wrapped so far (all start later): (end in ``text``, characters added)
     for spec in sorted(specs, key=lambda s: s.claim.span[0], reverse=True):  # type: ignore[index]
         start, end = spec.claim.span  # type: ignore[misc]
         # a claim inside this one ("(list 1 ; => 1\n 2) ; => (1 2)") is wrapped already: its end moved
-        now = end + sum(added for s, e, added in done if start <= s and e <= end)
+        now = end + sum(added for e, added in done if e <= end)
         wrapped = _wrap(spec.index, spec.claim, code[start:now])
-        done.append((start, end, len(wrapped) - (now - start)))
+        done.append((end, len(wrapped) - (now - start)))
         code = code[:start] + wrapped + code[now:]
     return Unit(code, _imports(text), tuple(specs), line)
 
