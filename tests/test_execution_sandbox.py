@@ -12,8 +12,10 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -204,3 +206,29 @@ def test_the_results_file_is_read_up_to_one_mebibyte(settings: ExecSettings) -> 
     out = evaluate(assertion_from_dict({"type": "checks", "value": "(check (f) => 1)"}),
                    analyse(f"```scheme\n(def (f) 1)\n{small}\n```"), {"execution": settings})
     assert out.passed, out.reason
+
+
+@pytest.fixture
+def busy_harness() -> Iterator[None]:
+    """The harness process is busy (a scoring worker among other threads): each time the reader
+    wakes up it waits up to 50 ms for the interpreter, so the program is ahead of it."""
+    stop = threading.Event()
+    spinner = threading.Thread(target=lambda: [None for _ in iter(stop.is_set, True)])
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(0.05)
+    spinner.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        spinner.join()
+        sys.setswitchinterval(old)
+
+
+def test_a_busy_harness_keeps_the_last_output_and_cuts_at_the_cap_exactly(settings: ExecSettings,
+                                                                          busy_harness: None) -> None:
+    gerbil = find_gerbil(settings.gxi)
+    last = run_gxi(gerbil.gxi, gerbil.home, {"l.ss": "(display (make-string 60000 #\\x))"}, "l.ss", LIMITS)
+    assert last.returncode == 0 and last.stdout == "x" * 60000  # written just before it exited
+    flood = run_gxi(gerbil.gxi, gerbil.home, {"f.ss": "(display (make-string 200000 #\\x))"}, "f.ss", LIMITS)
+    assert flood.output_cut and flood.stdout == "x" * LIMITS.output_bytes
