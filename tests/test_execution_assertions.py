@@ -205,9 +205,16 @@ def test_claims_written_the_ways_answers_write_them(ctx: dict) -> None:
     """A quoted value, a value then a remark, a number in another notation; a claim inside a
     procedure that is never called cannot be judged and is left out."""
     code = ("(list 1 2) ; => '(1 2)\n(list 1 2) ; => (1 2) (a list)\n(/ 4 2) ; => 2.0\n"
-            "(def (never) (car '(1)) ; => 9\n  0)\n(def x 5)\nx ; => 5")
+            "(def (never) (car '(1)) ; => 9\n  0)\n(def x 5)\nx ; => 5\n\"host:\" ; => \"host:\"")
     out = judge({"type": "claims"}, code, ctx)
-    assert out.passed and out.reason == "4/4 claims hold", out.reason
+    assert out.passed and out.reason == "5/5 claims hold", out.reason
+
+
+def test_checks_take_the_best_block_when_the_blocks_fail_together(ctx: dict) -> None:
+    answer = ("Either:\n```scheme\n(def (add a b) (+ a b))\n```\n"
+              "or, with a helper:\n```scheme\n(def (add a b) (plus a b))\n(add 1 2)\n```\n")
+    out = judge({"type": "checks", "value": "(check (add 2 3) => 5)"}, answer, ctx, fenced=False)
+    assert out.passed and out.reason == "1/1 checks pass", out.reason
 
 
 def test_a_claim_inside_a_claimed_expression(ctx: dict) -> None:

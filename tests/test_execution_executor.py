@@ -146,7 +146,7 @@ def test_records_a_program_forges_in_the_results_file_do_not_change_the_verdict(
     """A hostile answer appends its own "check passed" lines (for the real check and one past the
     last): the verdict is still the real check's, and nothing breaks."""
     forge = ('(call-with-output-file (list path: ".gerbil-eval-results" append: #t)'
-             ' (lambda (p) (display "check 0 pass\\ncheck 1 pass\\ncheck 7 pass\\ncheck 0 fail xabc zz\\n" p)))\n'
+             ' (lambda (p) (display "check 0 pass\\ncheck 1 pass\\ncheck 7 pass\\ncheck 0 fail xabc zz\\n\\nnot a record\\n" p)))\n'
              '(def (add a b) (- a b))')
     out = judge({"type": "checks", "value": "(check (add 2 3) => 5)"}, forge, gerbil)
     assert not out.passed and out.score == 0.0
