@@ -185,8 +185,9 @@ def test_without_gerbil_execution_is_not_run_and_left_out_of_the_score(monkeypat
 
 # --- how answers are turned into a program, and what the case's values mean -----------------------
 
-def test_an_answer_without_scheme_code_fails_runs(ctx: dict) -> None:
-    out = judge({"type": "runs"}, "```python\nprint(1)\n```", ctx, fenced=False)
+@pytest.mark.parametrize("kind", ["runs", "claims"])
+def test_an_answer_without_scheme_code_fails(kind: str, ctx: dict) -> None:
+    out = judge({"type": kind}, "```python\nprint(1)\n```", ctx, fenced=False)
     assert not out.passed and out.reason == "no Scheme code to run"
 
 
@@ -303,6 +304,8 @@ def test_setup_binds_what_the_prompt_talks_about(ctx: dict) -> None:
     ({"type": "runs", "value": {"setup": "(def h"}}, "setup: forms do not read"),
     ({"type": "runs", "value": {"setup": f"(def h {'1' * 3993})"}}, "at most 4000 characters"),
     ({"type": "checks", "value": {"checks": "(check 1 => 1)", "function": "add two"}}, "must be a Gerbil identifier"),
+    ({"type": "checks", "value": {"checks": "(check (add 1 2) => 3)", "fuction": "add"}}, "needs check forms as a string"),
+    ({"type": "checks", "value": {"checks": 42}}, "needs check forms as a string"),
     ({"type": "output", "value": {"equals": "a", "contains": "b"}}, "needs {equals: TEXT}"),
 ])
 def test_case_values_that_cannot_work_are_case_errors(raw: dict, message: str) -> None:
