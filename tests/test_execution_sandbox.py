@@ -232,3 +232,113 @@ def test_a_busy_harness_keeps_the_last_output_and_cuts_at_the_cap_exactly(settin
     assert last.returncode == 0 and last.stdout == "x" * 60000  # written just before it exited
     flood = run_gxi(gerbil.gxi, gerbil.home, {"f.ss": "(display (make-string 200000 #\\x))"}, "f.ss", LIMITS)
     assert flood.output_cut and flood.stdout == "x" * LIMITS.output_bytes
+
+
+# --- the weaker levels: a user without root, a machine without unshare or prlimit --------------------
+#
+# Most developers run the harness without root, and some machines lack util-linux. Each level is
+# chosen by what the harness finds on its PATH, so a driver process given a PATH with only some of
+# the tools takes exactly the path such a machine takes: without `setpriv` the namespaces level is
+# out of reach and `unshare --user` gives the user-netns level; without `unshare` and `prlimit` only
+# the rlimits set before exec (the `limits` level) remain.
+
+_DRIVER = """
+import json, sys
+from gerbil_eval.execution.sandbox import Limits, isolation_level, run_gxi
+gxi, home, code = sys.argv[1:4]
+outcome = run_gxi(gxi, home, {"main.ss": code}, "main.ss", Limits(timeout=5, cpu_seconds=7, memory_mb=900,
+                                                                     file_mb=3, processes=21))
+print(json.dumps({"level": isolation_level(home, gxi), "returncode": outcome.returncode,
+                  "stdout": outcome.stdout, "stderr": outcome.stderr, "timed_out": outcome.timed_out}))
+"""
+_READ_LIMITS = ('(call-with-input-file "/proc/self/limits" (lambda (p) (let loop () (let ((l (read-line p)))'
+                ' (unless (eof-object? l) (displayln l) (loop))))))')
+
+
+def _run_with_tools(tools: tuple[str, ...], code: str, tmp_path: Path, refusing: str | None = None) -> dict:
+    """Run ``code`` through the sandbox in a fresh interpreter whose PATH holds only ``tools`` (and
+    ``refusing``: a command that fails as util-linux's does where the kernel forbids what it asks)."""
+    import shutil
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    if refusing:
+        (bin_dir / refusing).write_text(f"#!/bin/sh\necho '{refusing}: unshare failed: Operation not permitted' >&2\n"
+                                        "exit 1\n")
+        (bin_dir / refusing).chmod(0o755)
+    for tool in tools:
+        found = shutil.which(tool)
+        if found is None:
+            pytest.skip(f"{tool} is not installed here")
+        if not (bin_dir / tool).exists():
+            (bin_dir / tool).symlink_to(found)
+    home = gerbil_home()
+    done = subprocess.run([sys.executable, "-c", _DRIVER, str(home / "bin" / "gxi"), str(home), code],
+                          capture_output=True, text=True, env={**os.environ, "PATH": str(bin_dir)}, cwd=ROOT,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _limits_of(result: dict) -> dict[str, list[str]]:
+    assert result["returncode"] == 0, result
+    return {line[:26].strip(): line[26:].split()[:2] for line in result["stdout"].splitlines()[1:]}
+
+
+def test_without_setpriv_a_user_namespace_still_cuts_the_network(tmp_path: Path) -> None:
+    """The user-netns level (no root, or no setpriv): prlimit's limits, and no network."""
+    if subprocess.run(["unshare", "--user", "--map-root-user", "--net", "--", "true"],
+                      capture_output=True).returncode != 0:
+        pytest.skip("unprivileged user namespaces are not allowed on this machine")
+    result = _run_with_tools(("unshare", "prlimit", "true"), _READ_LIMITS, tmp_path)
+    assert result["level"] == "user-netns"
+    rows = _limits_of(result)
+    assert rows["Max cpu time"] == ["7", "8"] and rows["Max address space"] == [str(900 << 20)] * 2
+    assert rows["Max file size"] == [str(3 << 20)] * 2 and rows["Max processes"] == ["21", "21"]
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.setblocking(False)
+    try:
+        out = _run_with_tools(("unshare", "prlimit", "true"), f'(open-tcp-client "127.0.0.1:{server.getsockname()[1]}")',
+                              tmp_path)
+        with pytest.raises(BlockingIOError):  # nobody connected
+            server.accept()
+    finally:
+        server.close()
+    assert out["returncode"] != 0 and "Network is unreachable" in out["stdout"] + out["stderr"], out
+
+
+def test_without_unshare_and_prlimit_the_limits_are_set_before_exec(tmp_path: Path) -> None:
+    """The `limits` level: the same rlimits as prlimit would set (CPU soft/hard one second apart,
+    address space, file size, processes, no core files), and the program still runs and is stopped."""
+    result = _run_with_tools((), _READ_LIMITS, tmp_path)
+    assert result["level"] == "limits"
+    rows = _limits_of(result)
+    assert rows["Max cpu time"] == ["7", "8"]
+    assert rows["Max address space"] == [str(900 << 20)] * 2
+    assert rows["Max file size"] == [str(3 << 20)] * 2
+    assert rows["Max processes"] == ["21", "21"]
+    assert rows["Max core file size"] == ["0", "0"]
+    looping = _run_with_tools((), "(let loop () (loop))", tmp_path)
+    assert looping["timed_out"] and looping["returncode"] is None
+
+
+def test_where_user_namespaces_are_forbidden_the_limits_level_is_used(tmp_path: Path) -> None:
+    """A kernel that forbids unprivileged user namespaces (``unshare --user`` exits 1 with
+    "Operation not permitted" — stood in by a command failing the same way, as the real kernel
+    setting cannot be changed in a test): the probe sees it and the programs still run, under
+    prlimit's limits, instead of every run failing in a namespace that cannot be made."""
+    result = _run_with_tools(("prlimit",), _READ_LIMITS, tmp_path, refusing="unshare")
+    assert result["level"] == "limits"
+    assert _limits_of(result)["Max processes"] == ["21", "21"]
+
+
+def test_the_program_may_rewrite_the_files_it_was_given() -> None:
+    """The run folder is the program's own at every level: at the namespaces level it runs as
+    nobody, so the files written for it must be nobody's too (not only the folder)."""
+    home = gerbil_home()
+    code = ('(call-with-output-file "data.txt" (lambda (p) (display "new" p)))'
+            '(display (call-with-input-file "data.txt" read-line))')
+    outcome = run_gxi(str(home / "bin" / "gxi"), str(home), {"main.ss": code, "data.txt": "old"}, "main.ss", LIMITS)
+    assert (outcome.returncode, outcome.stdout) == (0, "new"), outcome

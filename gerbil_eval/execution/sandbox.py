@@ -3,7 +3,8 @@
 Every program runs in its own temporary folder as a new session (its own process group), with
 stdin closed, a scrubbed environment (``PATH``, ``HOME``/``TMPDIR`` = the folder, ``GERBIL_HOME``,
 ``LANG`` — nothing else, so no API key), output captured up to a cap, and rlimits set by
-util-linux ``prlimit``: CPU seconds, address space, file size, process count, no core files.
+util-linux ``prlimit`` (or, where it is missing, in the child before exec): CPU seconds,
+address space, file size, process count, no core files.
 At the wall-clock timeout, or as soon as the output passes its cap, the whole group is killed.
 
 How much more is possible depends on who runs it (probed once, recorded in the run's results):
@@ -26,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import resource
 import selectors
 import shutil
 import signal
@@ -138,13 +140,22 @@ def _environment(level: str, folder: Path, home: str) -> dict[str, str]:
             "LANG": "C.UTF-8"}
 
 
-def _limits_argv(limits: Limits) -> list[str]:
-    """prlimit's arguments. The CPU limit's hard value is one second above the soft one: at the soft
-    limit the kernel sends SIGXCPU (reported as the CPU limit), at the hard one SIGKILL — with the two
-    equal it sends SIGKILL at once and the reason could only say "killed by signal 9"."""
+def _rlimits(limits: Limits) -> list[tuple[str, int, int]]:
+    """Each rlimit as (prlimit's name for it, soft, hard): CPU seconds, address space, file size,
+    process count, no core files. The CPU limit's hard value is one second above the soft one: at the
+    soft limit the kernel sends SIGXCPU (reported as the CPU limit), at the hard one SIGKILL — with
+    the two equal it sends SIGKILL at once and the reason could only say "killed by signal 9"."""
     mb = 1024 * 1024
-    return ["prlimit", f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + 1}", f"--as={limits.memory_mb * mb}",
-            f"--fsize={limits.file_mb * mb}", f"--nproc={limits.processes}", "--core=0", "--"]
+    return [("cpu", limits.cpu_seconds, limits.cpu_seconds + 1),
+            ("as", limits.memory_mb * mb, limits.memory_mb * mb),
+            ("fsize", limits.file_mb * mb, limits.file_mb * mb),
+            ("nproc", limits.processes, limits.processes),
+            ("core", 0, 0)]
+
+
+def _limits_argv(limits: Limits) -> list[str]:
+    """util-linux ``prlimit``'s arguments setting :func:`_rlimits` for the program."""
+    return ["prlimit", *(f"--{name}={soft}:{hard}" for name, soft, hard in _rlimits(limits)), "--"]
 
 
 def _wrap(level: str, folder: Path, home: str, argv: list[str], limits: Limits | None = None) -> list[str]:
@@ -157,14 +168,10 @@ def _wrap(level: str, folder: Path, home: str, argv: list[str], limits: Limits |
     return inner
 
 
-def _preexec(limits: Limits) -> None:  # pragma: no cover - runs in the child; only without prlimit
-    import resource
-
-    mb = 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))  # see _limits_argv
-    for what, value in ((resource.RLIMIT_AS, limits.memory_mb * mb), (resource.RLIMIT_FSIZE, limits.file_mb * mb),
-                        (resource.RLIMIT_NPROC, limits.processes), (resource.RLIMIT_CORE, 0)):
-        resource.setrlimit(what, (value, value))
+def _set_rlimits(rlimits: list[tuple[str, int, int]]) -> None:  # pragma: no cover - in the child, before exec
+    """Without ``prlimit``: set :func:`_rlimits` (computed before the fork) in the child itself."""
+    for name, soft, hard in rlimits:
+        resource.setrlimit(getattr(resource, f"RLIMIT_{name.upper()}"), (soft, hard))
 
 
 #: Bytes of the read-back file kept.
@@ -182,8 +189,8 @@ def run_gxi(gxi: str, home: str, files: dict[str, str], main: str, limits: Limit
         _prepare_folder(folder, level)
         argv = [_inner_gxi(level, tmp, gxi, home), main]
         cmd = _wrap(level, folder, home, argv, limits)
-        use_preexec = shutil.which("prlimit") is None
-        outcome = _supervise(cmd, tmp, _environment(level, folder, home), limits, use_preexec)
+        in_child = _rlimits(limits) if shutil.which("prlimit") is None else None
+        outcome = _supervise(cmd, tmp, _environment(level, folder, home), limits, in_child)
         if read_back:
             data = _read_regular_file(folder / read_back)
             outcome = dataclasses.replace(outcome, read_back=data.decode("utf-8", "replace"))
@@ -203,12 +210,14 @@ def _read_regular_file(path: Path) -> bytes:
         os.close(fd)
 
 
-def _supervise(cmd: list[str], cwd: str, env: dict[str, str], limits: Limits, use_preexec: bool) -> Outcome:
-    """Start ``cmd`` as a new session, collect capped output, kill the group at the deadline."""
+def _supervise(cmd: list[str], cwd: str, env: dict[str, str], limits: Limits,
+               in_child: list[tuple[str, int, int]] | None) -> Outcome:
+    """Start ``cmd`` as a new session (setting the rlimits ``in_child`` there, when given), collect
+    capped output, kill the group at the deadline."""
     start = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True,
-                            preexec_fn=(lambda: _preexec(limits)) if use_preexec else None)
+                            preexec_fn=(lambda: _set_rlimits(in_child)) if in_child else None)
     buffers = {proc.stdout: bytearray(), proc.stderr: bytearray()}
     sel = selectors.DefaultSelector()
     for stream in buffers:
