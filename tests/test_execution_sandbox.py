@@ -251,11 +251,25 @@ outcome = run_gxi(gxi, home, {"main.ss": code}, "main.ss", Limits(timeout=5, cpu
 print(json.dumps({"level": isolation_level(home, gxi), "returncode": outcome.returncode,
                   "stdout": outcome.stdout, "stderr": outcome.stderr, "timed_out": outcome.timed_out}))
 """
+#: The same through the ``runs`` assertion: the reason a user reads.
+_RUNS_DRIVER = """
+import json, sys
+from gerbil_eval.answer import analyse
+from gerbil_eval.assertions.registry import evaluate
+from gerbil_eval.cases.loader import assertion_from_dict
+from gerbil_eval.execution.executor import ExecSettings
+from gerbil_eval.execution.sandbox import Limits
+gxi, home, code = sys.argv[1:4]
+settings = ExecSettings(gxi=gxi, cache=False, limits=Limits(timeout=20, cpu_seconds=1, file_mb=1))
+out = evaluate(assertion_from_dict({"type": "runs"}), analyse("```scheme\\n" + code + "\\n```"), {"execution": settings})
+print(json.dumps({"passed": out.passed, "reason": out.reason}))
+"""
 _READ_LIMITS = ('(call-with-input-file "/proc/self/limits" (lambda (p) (let loop () (let ((l (read-line p)))'
                 ' (unless (eof-object? l) (displayln l) (loop))))))')
 
 
-def _run_with_tools(tools: tuple[str, ...], code: str, tmp_path: Path, refusing: str | None = None) -> dict:
+def _run_with_tools(tools: tuple[str, ...], code: str, tmp_path: Path, refusing: str | None = None,
+                    driver: str = _DRIVER) -> dict:
     """Run ``code`` through the sandbox in a fresh interpreter whose PATH holds only ``tools`` (and
     ``refusing``: a command that fails as util-linux's does where the kernel forbids what it asks)."""
     import shutil
@@ -273,7 +287,7 @@ def _run_with_tools(tools: tuple[str, ...], code: str, tmp_path: Path, refusing:
         if not (bin_dir / tool).exists():
             (bin_dir / tool).symlink_to(found)
     home = gerbil_home()
-    done = subprocess.run([sys.executable, "-c", _DRIVER, str(home / "bin" / "gxi"), str(home), code],
+    done = subprocess.run([sys.executable, "-c", driver, str(home / "bin" / "gxi"), str(home), code],
                           capture_output=True, text=True, env={**os.environ, "PATH": str(bin_dir)}, cwd=ROOT,
                           timeout=120)
     assert done.returncode == 0, done.stderr
@@ -342,3 +356,15 @@ def test_the_program_may_rewrite_the_files_it_was_given() -> None:
             '(display (call-with-input-file "data.txt" read-line))')
     outcome = run_gxi(str(home / "bin" / "gxi"), str(home), {"main.ss": code, "data.txt": "old"}, "main.ss", LIMITS)
     assert (outcome.returncode, outcome.stdout) == (0, "new"), outcome
+
+
+@pytest.mark.parametrize("code, reason", [
+    ("(let loop () (loop))", "CPU time limit exceeded (1 s); killed by SIGXCPU"),
+    ('(call-with-output-file "big" (lambda (p) (let loop () (display (make-string 65536 #\\x) p) (loop))))',
+     "file size limit exceeded (1 MB); killed by SIGXFSZ"),
+])
+def test_outside_a_pid_namespace_the_cpu_and_file_limits_are_named(tmp_path: Path, code: str, reason: str) -> None:
+    """Where the program is not its PID namespace's first process (no root, or no setpriv), the
+    kernel's SIGXCPU / SIGXFSZ reach it, and the reason names the limit, not a bare signal number."""
+    out = _run_with_tools(("prlimit",), code, tmp_path, driver=_RUNS_DRIVER)
+    assert (out["passed"], out["reason"]) == (False, f"run failed: {reason}")
