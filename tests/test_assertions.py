@@ -868,3 +868,9 @@ def test_for_with_a_destructuring_values_pattern_still_calls_its_iterator():
     code = fenced("(for ((values name [x y]) (in-hash points)) (displayln name \" \" x \" \" y))")
     assert passes("calls", ["in-hash", "displayln"], code)
     assert passes("not-calls", "values", code)
+
+
+def test_a_pattern_headed_by_a_wildcard_shows_no_near_misses():
+    # _ is no head name: the macro clause (_ c body) is not a "form with the same head"
+    code = fenced("(defrules my-unless () ((_ c body) (when (not c) body)))")
+    assert run("form", "(_ _ _ _ _)", code).reason == "no form matches (_ _ _ _ _)"

@@ -211,9 +211,19 @@ def test_an_interval_that_touches_zero_is_no_significant_difference(cand, base, 
 def test_a_case_whose_every_sample_errored_is_left_out_of_pass_at_k() -> None:
     cand = model_rows("ft", "candidate", {"a": [1.0, 0.0], "b": [None, None]})
     base = model_rows("base", "baseline", {"a": [0.0, 0.0], "b": [0.0, 0.0]})
-    assert compare_rows(cand, base, "ft", "base").candidate_totals.pass_at_k == pytest.approx({1: 0.5, 2: 1.0})
+    c = compare_rows(cand, base, "ft", "base")
+    assert c.candidate_totals.pass_at_k == pytest.approx({1: 0.5, 2: 1.0})
+    assert next(x for x in c.cases if x.info.case_id == "b").candidate.passed is None  # unknown, not failed
 
 
 def test_pass_at_k_of_a_list_of_cases_skips_those_without_a_scored_sample() -> None:
     scored, errored = ModelCase(0.5, 1, 2, 0, None), ModelCase(None, 0, 0, 2, None)
     assert mean_pass_at_k([scored, errored]) == pytest.approx({1: 0.5, 2: 1.0})
+    single = ModelCase(1.0, 1, 1, 0, None)  # one scored sample still counts, and caps k at 1
+    assert mean_pass_at_k([scored, single]) == pytest.approx({1: 0.75})
+
+
+def test_two_shared_cases_are_enough_for_an_interval() -> None:
+    c = compare_rows(model_rows("ft", "candidate", {"a": 1.0, "b": 1.0}), model_rows("b", "baseline", {"a": 0.0, "b": 1.0}),
+                     "ft", "b")
+    assert c.delta_ci is not None and c.verdict.startswith("no significant difference between ft and b (+0.50, 95% CI ")

@@ -143,6 +143,8 @@ def test_repl_transcript_is_code():
     ("#(f x)", False),               # a printed vector alone is output, not code
     ("`$(ls -la src)`", False),      # shell command substitution in inline code: a call glued to $
     ("`${format(name count)}`", False),  # a JavaScript template: glued to $ after a backtick
+    ("Gerbil v0.18 or v0.19: (gerbil-version)", False),  # version numbers are prose, not printed values
+    ("no brackets at all", False),
 ])
 def test_code_reads_as_scheme_when_at_least_half_its_text_is_in_forms(text, scheme):
     assert reads_as_scheme(text, read(text).data) is scheme
