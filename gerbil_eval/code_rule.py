@@ -35,7 +35,7 @@ def _visible(text: str, skip: list[Span]) -> int:
 
 def reads_as_scheme(text: str, data: tuple) -> bool:
     """Whether one code unit is Scheme code rather than prose or another language."""
-    if not any(isinstance(d, Form) and d.items and type(d.items[0]) in (Symbol, Form) for d in data):
+    if not any(_named_form(d) for d in data):
         return False
     all_spans = spans(text)
     # comments, REPL prompts and printed results (#<point #12>, 42, "text") are neither code nor prose
@@ -49,6 +49,13 @@ def reads_as_scheme(text: str, data: tuple) -> bool:
             inside += _visible(text[s.start:s.end], [Span(c.kind, c.start - s.start, c.end - s.start, 0)
                                                      for c in inner])
     return total > 0 and inside >= SCHEME_SHARE * total
+
+
+def _named_form(d: object) -> bool:
+    """A form headed by a name (or a form); a quoted atom (``'0``, ``'done``) reads as one but is no form."""
+    if not (isinstance(d, Form) and d.items and type(d.items[0]) in (Symbol, Form)):
+        return False
+    return not (d.items[0] in ("quote", "quasiquote") and len(d.items) == 2 and not isinstance(d.items[1], Form))
 
 
 def _is_output(token: str) -> bool:

@@ -145,6 +145,8 @@ def test_repl_transcript_is_code():
     ("`${format(name count)}`", False),  # a JavaScript template: glued to $ after a backtick
     ("Gerbil v0.18 or v0.19: (gerbil-version)", False),  # version numbers are prose, not printed values
     ("no brackets at all", False),
+    ("'0", False),                   # a quoted atom is no form (found by the property below)
+    ("'(1 2 3)", True),              # a quoted list is
 ])
 def test_code_reads_as_scheme_when_at_least_half_its_text_is_in_forms(text, scheme):
     assert reads_as_scheme(text, read(text).data) is scheme
