@@ -62,7 +62,13 @@ def imports_of(name: str, *, type_checking: bool = False) -> set[str]:
             targets = [f"{source}.{a.name}" if f"{source}.{a.name}" in MODULES else source for a in node.names]
         else:
             continue
-        out.update(t for t in targets if t in MODULES and t != name)
+        for target in (t for t in targets if t in MODULES and t != name):
+            out.add(target)
+            # importing a.b.c runs a/b/__init__.py first (unless it is this module's own package,
+            # already being imported): an edge the import statement does not spell out
+            parts = target.split(".")
+            out.update(parent for parent in (".".join(parts[:i]) for i in range(1, len(parts)))
+                       if parent in MODULES and not (name == parent or name.startswith(parent + ".")))
     return out
 
 
@@ -98,6 +104,14 @@ def test_relative_and_submodule_imports_are_edges():
     """The graph must see what the package writes most: ``from ..x import y`` and ``from . import sub``."""
     assert "gerbil_eval.errors" in imports_of("gerbil_eval.fetch.client")
     assert "gerbil_eval.analysis.stats" in imports_of("gerbil_eval.analysis.comparison")
+
+
+def test_importing_a_submodule_is_an_edge_to_its_package():
+    """``from ..assertions.gerbil import X`` runs ``assertions/__init__.py``, which imports every
+    handler: a cycle through that file fails at run time as surely as one spelled out."""
+    edges = imports_of("gerbil_eval.assertions.resolves")
+    assert "gerbil_eval.bindings" in edges  # from ..bindings.scope import ...
+    assert "gerbil_eval.assertions" not in edges  # its own package: already being imported
 
 
 def test_the_import_graph_has_no_cycles():

@@ -28,16 +28,9 @@ from . import values
 from .registry import Outcome, register
 from .codeindex import code_index
 from ..answer import Answer
+from ..bindings.scope import DEFINERS
 from ..reader import Datum, Form, Keyword, Symbol
 
-#: Heads that bind the name in their second position (``(def f ...)``, ``(def (f x) ...)``).
-DEFINERS = frozenset({
-    "def", "def*", "define", "defconst", "defalias", "defrule", "defrules", "defsyntax", "defsyntax-call",
-    "defsyntax-for-match", "define-syntax", "define-syntax-rule", "defmacro", "define-macro", "defmethod",
-    "defstruct", "defclass", "deferror-class", "definterface", "defproto", "defmessage", "defcall-actor",
-    "define-record-type", "define-type", "define-structure", "defparameter", "define-parameter",
-    "defvalues", "define-values", "defraise/context", "defgeneric", "defspecific",
-})
 _TYPE_DEFINERS = frozenset({"defstruct", "defclass"})
 _MULTI_DEFINERS = frozenset({"defvalues", "define-values"})
 _IMPORT_SELECTORS = frozenset({"only-in", "except-in", "rename-in", "prefix-in"})

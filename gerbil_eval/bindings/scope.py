@@ -20,6 +20,16 @@ from typing import Iterable
 from ..reader import Datum, Form, Keyword, Symbol
 from .build import generated_names
 
+#: Heads that bind the name in their second position (``(def f ...)``, ``(def (f x) ...)``): what
+#: the ``defines`` assertion looks for, and forms a program keeps at its top level.
+DEFINERS = frozenset({
+    "def", "def*", "define", "defconst", "defalias", "defrule", "defrules", "defsyntax", "defsyntax-call",
+    "defsyntax-for-match", "define-syntax", "define-syntax-rule", "defmacro", "define-macro", "defmethod",
+    "defstruct", "defclass", "deferror-class", "definterface", "defproto", "defmessage", "defcall-actor",
+    "define-record-type", "define-type", "define-structure", "defparameter", "define-parameter",
+    "defvalues", "define-values", "defraise/context", "defgeneric", "defspecific",
+})
+
 _LAMBDAS = frozenset({"lambda", "λ", "lambda%"})
 _DEFINES = frozenset({"def", "define", "defconst", "defalias", "defparameter", "define-parameter", "defvar",
                       "define-constant", "defgeneric"})

@@ -9,6 +9,6 @@
 The assertion types that use it live in :mod:`gerbil_eval.assertions.execution`; ``python -m gerbil_eval exec``
 is :mod:`gerbil_eval.commands.exec`.
 
-May import: the code readers (reader, answer, annotations), assertions.gerbil (what defines a name),
+May import: the code readers (reader, answer, annotations), bindings.scope (what defines a name),
 errors, fileio, fetch.cache (the cache folder). Never cases/, scoring/, run/, analysis/, render/ or plugin/.
 """

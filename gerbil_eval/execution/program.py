@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from ..annotations import Claim, claims, transcript
 from ..answer import Answer
-from ..assertions.gerbil import DEFINERS
+from ..bindings.scope import DEFINERS
 from ..reader import Form, Symbol, read, spans
 
 RESULTS_FILE = ".gerbil-eval-results"
