@@ -158,8 +158,8 @@ def _limits_argv(limits: Limits) -> list[str]:
     return ["prlimit", *(f"--{name}={soft}:{hard}" for name, soft, hard in _rlimits(limits)), "--"]
 
 
-def _wrap(level: str, folder: Path, home: str, argv: list[str], limits: Limits | None = None) -> list[str]:
-    inner = (_limits_argv(limits) if limits and shutil.which("prlimit") else []) + argv
+def _wrap(level: str, folder: Path, home: str, inner: list[str]) -> list[str]:
+    """``inner`` run inside the isolation ``level`` gives."""
     if level == "namespaces":
         return ["unshare", "--mount", "--net", "--pid", "--fork", "--", "sh", "-c", _SETUP, "sandbox",
                 str(folder), home, *inner]
@@ -188,9 +188,10 @@ def run_gxi(gxi: str, home: str, files: dict[str, str], main: str, limits: Limit
             (folder / name).write_text(text, encoding="utf-8")
         _prepare_folder(folder, level)
         argv = [_inner_gxi(level, tmp, gxi, home), main]
-        cmd = _wrap(level, folder, home, argv, limits)
-        in_child = _rlimits(limits) if shutil.which("prlimit") is None else None
-        outcome = _supervise(cmd, tmp, _environment(level, folder, home), limits, in_child)
+        has_prlimit = shutil.which("prlimit") is not None  # else the child sets the limits itself
+        cmd = _wrap(level, folder, home, _limits_argv(limits) + argv if has_prlimit else argv)
+        outcome = _supervise(cmd, tmp, _environment(level, folder, home), limits,
+                             None if has_prlimit else _rlimits(limits))
         if read_back:
             data = _read_regular_file(folder / read_back)
             outcome = dataclasses.replace(outcome, read_back=data.decode("utf-8", "replace"))
