@@ -28,6 +28,7 @@ def small_index(modules: dict[str, list[str]], uses: dict[str, int] | None = Non
 def test_runtime_internals_are_not_for_answers_but_the_public_gerbil_modules_are():
     assert is_internal(":gerbil/runtime/hash") and is_internal(":gerbil/expander")
     assert not is_internal(":gerbil/gambit") and not is_internal(":gerbil/core") and not is_internal(":std/iter")
+    assert not is_internal(PRELUDE)  # a name in the prelude is always reachable
 
 
 def test_homes_list_the_prelude_then_std_modules_shortest_first():

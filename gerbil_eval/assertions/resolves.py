@@ -147,7 +147,7 @@ class _Version:
         if self.relative_import and homes:  # the code's own module may re-export it
             return
         if not homes:
-            others = [v for v in index.versions if any(h == PRELUDE or not is_internal(h) for h in index.homes(name, v))]
+            others = [v for v in index.versions if any(not is_internal(h) for h in index.homes(name, v))]
             self.problems.append(f"`{name}` is not defined in {self.version} (only in {', '.join(others)})")
         elif not self.optional:
             self.problems.append(f"`{name}` is exported by {homes[0]}, which the code does not import")

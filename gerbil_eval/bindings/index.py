@@ -24,7 +24,7 @@ PRELUDE = "the prelude"
 
 def is_internal(module: str) -> bool:
     """The runtime's, expander's and compiler's own modules: user code does not import them, so
-    a name only they define is, for an answer, as good as undefined."""
+    a name only they define is, for an answer, as good as undefined. The prelude is not one."""
     return module.startswith(":gerbil/") and module not in (":gerbil/gambit", ":gerbil/core")
 
 
@@ -86,7 +86,7 @@ class BindingIndex:
     def _all_names(self) -> list[str]:
         """The names an answer may use: not those only the runtime's internals define."""
         return sorted(n for n, per in self._homes.items()
-                      if any(m == PRELUDE or not is_internal(m) for ms in per.values() for m in ms))
+                      if any(not is_internal(m) for ms in per.values() for m in ms))
 
     def nearest_name(self, name: str) -> tuple[str, str] | None:
         """The closest real name and its best home, for "not defined by Gerbil (nearest: ...)".
